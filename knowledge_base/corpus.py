@@ -1,0 +1,95 @@
+"""The team's default ward corpus: one YAML file per procedure in ``knowledge_base/procedures/``.
+
+``sync_ward_corpus`` loads it into the database on first run and refreshes records whose file changed,
+so ``make run`` answers on a fresh machine without the national portal dump.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+from pydantic import ValidationError
+
+from knowledge_base.schema import Procedure
+from knowledge_base.store import ProcedureStore
+
+
+class CorpusError(ValueError):
+    """A ward corpus file is missing, unreadable or does not match the procedure schema."""
+
+
+def load_procedure_file(path: Path) -> Procedure:
+    """Read and validate one procedure YAML file.
+
+    Raises:
+        CorpusError: naming the file and the field that failed.
+    """
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise CorpusError(f"{path}: cannot read YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise CorpusError(f"{path}: expected a mapping of procedure fields, got {type(data).__name__}")
+    try:
+        return Procedure.model_validate(data)
+    except ValidationError as exc:
+        raise CorpusError(f"{path}: does not match the procedure schema:\n{exc}") from exc
+
+
+def load_ward_corpus(directory: Path) -> list[Procedure]:
+    """Load every ``*.yaml`` file in ``directory``, sorted by file name.
+
+    Raises:
+        CorpusError: when the folder is missing, empty, a file is invalid, or two files share a code.
+    """
+    if not directory.is_dir():
+        raise CorpusError(f"ward corpus folder {directory} does not exist")
+    files = sorted(directory.glob("*.yaml"))
+    if not files:
+        raise CorpusError(f"ward corpus folder {directory} holds no .yaml files")
+    procedures: list[Procedure] = []
+    seen: dict[str, Path] = {}
+    for path in files:
+        procedure = load_procedure_file(path)
+        if procedure.code in seen:
+            raise CorpusError(f"{path}: code {procedure.code} is also used by {seen[procedure.code]}")
+        seen[procedure.code] = path
+        procedures.append(procedure.model_copy(update={"origin": "ward"}))
+    return procedures
+
+
+@dataclass
+class SyncSummary:
+    inserted: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: int = 0
+    kept_admin: list[str] = field(default_factory=list)
+
+
+def sync_ward_corpus(store: ProcedureStore, directory: Path) -> SyncSummary:
+    """Store the ward corpus: new files are inserted, changed files update team-written records.
+
+    A record an administrator has edited (origin ``admin``) is kept; a portal-imported record with
+    the same code is replaced by the team's curated version (its old content stays as a version).
+    """
+    procedures = load_ward_corpus(directory)
+    admin_codes = store.codes_with_origin("admin")
+    to_store = [p for p in procedures if p.code not in admin_codes]
+    summary = SyncSummary(kept_admin=sorted(admin_codes & {p.code for p in procedures}))
+    for result in store.upsert_many(to_store, author="ward-corpus", note=f"synced from {directory.name}/"):
+        if result.outcome == "inserted":
+            summary.inserted.append(result.code)
+        elif result.outcome == "updated":
+            summary.updated.append(result.code)
+        else:
+            summary.unchanged += 1
+    if summary.inserted or summary.updated:
+        store.audit(
+            actor="ward-corpus",
+            action="sync_ward_corpus",
+            target=str(directory),
+            detail={"inserted": summary.inserted, "updated": summary.updated},
+        )
+    return summary
