@@ -1,0 +1,90 @@
+"""The confidence gate: answer, clarify (2–4 candidates) or hand off to a human officer.
+
+The bot and the CLI call the same ``decide`` function. Thresholds are data
+(``knowledge_base/data/gate.yml``), calibrated on the dev question set by
+``python -m knowledge_base calibrate-gate``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Literal, Sequence
+
+import yaml
+
+from knowledge_base.retriever import Candidate
+
+DecisionKind = Literal["answer", "clarify", "handoff"]
+GATE_FILE = Path(__file__).resolve().parent / "data" / "gate.yml"
+
+
+@dataclass(frozen=True)
+class GateConfig:
+    """Thresholds on the fused score (``score``) and the margin to the runner-up.
+
+    answer_score / answer_margin: answer when the top candidate is at least this good and this far
+    ahead; agree_score: also answer when both retrievers rank it first and it reaches this score;
+    clarify_score: the weakest candidate still offered as an option; clarify_window: options must be
+    within this distance of the top candidate.
+    """
+
+    answer_score: float = 0.55
+    answer_margin: float = 0.05
+    agree_score: float = 0.5
+    clarify_score: float = 0.45
+    clarify_window: float = 0.08
+    max_options: int = 4
+
+    def __post_init__(self) -> None:
+        if not 2 <= self.max_options <= 4:
+            raise ValueError("max_options must be between 2 and 4")
+
+
+@dataclass(frozen=True)
+class Decision:
+    kind: DecisionKind
+    options: list[str] = field(default_factory=list)
+    reason: str = ""
+    confidence: float = 0.0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def decide(candidates: Sequence[Candidate], config: GateConfig) -> Decision:
+    """Decide what to do with ranked candidates.
+
+    Returns:
+        ``answer`` with one option, ``clarify`` with 2–4 options, or ``handoff`` with a reason
+        (``no_match`` or ``low_confidence``).
+    """
+    if not candidates:
+        return Decision("handoff", reason="no_match")
+    top = candidates[0]
+    margin = top.score - candidates[1].score if len(candidates) > 1 else top.score
+    agree = top.dense_rank == 1 and top.lexical_rank == 1
+    if top.score >= config.answer_score and margin >= config.answer_margin:
+        return Decision("answer", [top.code], "confident", top.score)
+    if agree and top.score >= config.agree_score:
+        return Decision("answer", [top.code], "retrievers_agree", top.score)
+    options = [
+        c.code
+        for c in candidates[: config.max_options]
+        if c.score >= config.clarify_score and top.score - c.score <= config.clarify_window
+    ]
+    if len(options) >= 2:
+        return Decision("clarify", options, "several_close", top.score)
+    return Decision("handoff", reason="low_confidence", confidence=top.score)
+
+
+def load_gate_config(path: Path = GATE_FILE, model: str | None = None) -> GateConfig:
+    """Read thresholds from ``path``: the section for ``model`` if present, else ``default``."""
+    if not path.is_file():
+        return GateConfig()
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    section = (data.get("models") or {}).get(model) or data.get("default") or {}
+    try:
+        return GateConfig(**section)
+    except TypeError as exc:
+        raise ValueError(f"{path}: bad gate thresholds for {model or 'default'}: {exc}") from exc

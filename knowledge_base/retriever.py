@@ -1,0 +1,112 @@
+"""Hybrid retrieval: dense (FAISS) and lexical (BM25) scores fused per procedure.
+
+``Retriever(embedder, index)`` answers ``search(question)`` with ranked ``Candidate`` objects that carry
+every signal the confidence gate needs (fused score, each retriever's score and rank).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from knowledge_base.embedder import Embedder
+from knowledge_base.index import IndexMismatchError, SearchIndex, dense_search
+
+MAX_QUERY_CHARS = 2000
+
+
+class QueryError(ValueError):
+    """The question cannot be searched (empty, or too long); ``reason`` is machine-readable."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class RetrievalConfig:
+    """Fusion weights. Chosen on the dev question set; see benchmarks/README.md."""
+
+    dense_weight: float = 0.5
+    lexical_weight: float = 0.5
+    ward_level_bonus: float = 0.03
+    dense_chunks: int = 256
+    pool: int = 60
+
+
+@dataclass(frozen=True)
+class Candidate:
+    code: str
+    name: str
+    score: float
+    dense: float
+    lexical: float
+    dense_rank: int | None
+    lexical_rank: int | None
+    level: list[str] = field(default_factory=list)
+
+
+class Retriever:
+    """Ranks procedures for a citizen's question.
+
+    Args:
+        embedder: encodes the question; must be the model the index was built with.
+        index: a loaded ``SearchIndex``.
+        config: fusion weights.
+
+    Raises:
+        IndexMismatchError: when the embedder is not the index's model.
+    """
+
+    def __init__(self, embedder: Embedder, index: SearchIndex, config: RetrievalConfig | None = None) -> None:
+        if index.manifest["model"] != embedder.name:
+            raise IndexMismatchError(
+                f"index built with {index.manifest['model']!r}, embedder is {embedder.name!r}; "
+                "rebuild with: python -m knowledge_base index"
+            )
+        self.embedder = embedder
+        self.index = index
+        self.config = config or RetrievalConfig()
+        self._entries = index.by_code
+        self._lexical_codes = np.array(index.lexical.codes)
+
+    def search(self, question: str, k: int = 10) -> list[Candidate]:
+        """Return up to ``k`` candidates, best first.
+
+        Raises:
+            QueryError: ``reason`` "empty" for a blank question, "too_long" past MAX_QUERY_CHARS.
+        """
+        text = (question or "").strip()
+        if not text:
+            raise QueryError("empty", "the question is empty")
+        if len(text) > MAX_QUERY_CHARS:
+            raise QueryError("too_long", f"the question has {len(text)} characters; at most {MAX_QUERY_CHARS}")
+        if k < 1:
+            raise ValueError("k must be at least 1")
+        cfg = self.config
+        vector = self.embedder.encode([text])[0]
+        dense = dense_search(self.index, vector, cfg.dense_chunks)
+        lex_scores, ceiling = self.index.lexical.scores(text)
+        lexical: dict[str, float] = {}
+        if ceiling > 0:
+            top = np.argsort(-lex_scores)[: cfg.pool]
+            lexical = {
+                str(self._lexical_codes[i]): min(float(lex_scores[i]) / ceiling, 1.0) for i in top if lex_scores[i] > 0
+            }
+        dense_ranked = sorted(dense, key=dense.get, reverse=True)[: cfg.pool]
+        dense_rank = {c: r for r, c in enumerate(dense_ranked, 1)}
+        lexical_rank = {c: r for r, c in enumerate(sorted(lexical, key=lexical.get, reverse=True), 1)}
+        dense_floor = min(dense.values()) if dense else 0.0
+        candidates = []
+        for code in set(dense_ranked) | set(lexical):
+            entry = self._entries[code]
+            d = dense.get(code, dense_floor)
+            lx = lexical.get(code, 0.0)
+            bonus = cfg.ward_level_bonus if "Cấp xã" in entry.level else 0.0
+            score = cfg.dense_weight * d + cfg.lexical_weight * lx + bonus
+            candidates.append(
+                Candidate(code, entry.name, score, d, lx, dense_rank.get(code), lexical_rank.get(code), entry.level)
+            )
+        candidates.sort(key=lambda c: c.score, reverse=True)
+        return candidates[:k]
