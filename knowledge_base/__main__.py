@@ -1,0 +1,3 @@
+from knowledge_base.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,212 @@
+"""Command line: ``python -m knowledge_base import-portal | load-corpus | index | search | eval | train-embedder``.
+
+Every command honours ``DATABASE_URL``, ``INDEX_DIR`` and ``EMBEDDING_MODEL``. Errors print one line
+starting with ``error:`` (and the fix) and exit with status 1; bad arguments exit with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+
+from knowledge_base.settings import get_settings
+
+log = logging.getLogger("knowledge_base")
+
+
+def _cmd_import_portal(args: argparse.Namespace) -> int:
+    from knowledge_base.importer import format_summary, import_portal
+    from knowledge_base.service import open_store
+
+    store = open_store(get_settings())
+    started = time.perf_counter()
+    summary = import_portal(Path(args.path), store, progress=not args.quiet)
+    print(format_summary(summary))
+    print(f"procedures in the database: {store.count()} ({time.perf_counter() - started:.1f} s)")
+    print("next: python -m knowledge_base index")
+    return 0
+
+
+def _cmd_load_corpus(args: argparse.Namespace) -> int:
+    from knowledge_base.corpus import sync_ward_corpus
+    from knowledge_base.db import session_factory
+    from knowledge_base.store import ProcedureStore
+
+    settings = get_settings()
+    store = ProcedureStore(session_factory(settings.database_url))
+    summary = sync_ward_corpus(store, settings.corpus_dir)
+    print(
+        f"ward corpus {settings.corpus_dir.name}/: {len(summary.inserted)} inserted, {len(summary.updated)} updated, "
+        f"{summary.unchanged} unchanged, {len(summary.kept_admin)} kept (edited by an administrator)"
+    )
+    return 0
+
+
+def _cmd_index(args: argparse.Namespace) -> int:
+    from knowledge_base.embedder import embedder_from_settings
+    from knowledge_base.index import IndexMissingError, build_index, corpus_hash, read_manifest
+    from knowledge_base.service import open_store
+
+    settings = get_settings()
+    procedures = open_store(settings).all()
+    embedder = embedder_from_settings(settings)
+    try:
+        manifest = read_manifest(settings.index_dir)
+    except IndexMissingError:
+        manifest = {}
+    chash = corpus_hash(procedures)
+    if not args.force and manifest.get("corpus_hash") == chash and manifest.get("model") == embedder.name:
+        print(f"index in {settings.index_dir} is up to date ({manifest['procedures']} procedures, {manifest['model']})")
+        return 0
+    build = build_index(procedures, embedder, settings.index_dir, show_progress=not args.quiet)
+    manifest = read_manifest(settings.index_dir)
+    print(
+        f"built {build.name}: {manifest['procedures']} procedures, {manifest['chunks']} chunks, "
+        f"model {manifest['model']} ({manifest['dimension']} d) in {manifest['build_seconds']} s"
+    )
+    return 0
+
+
+def _cmd_search(args: argparse.Namespace) -> int:
+    from knowledge_base.service import KnowledgeBase
+
+    answer = KnowledgeBase.from_settings().ask(args.text, k=args.k)
+    if args.json:
+        print(json.dumps({
+            "question": answer.question,
+            "decision": answer.decision.to_dict(),
+            "results": [
+                {"rank": i, "code": c.code, "name": c.name, "score": round(c.score, 4),
+                 "dense": round(c.dense, 4), "lexical": round(c.lexical, 4)}
+                for i, c in enumerate(answer.candidates, 1)
+            ],
+        }, ensure_ascii=False))
+        return 0
+    for i, c in enumerate(answer.candidates, 1):
+        print(f"{i:2}. {c.code}  {c.score:.3f}  (dense {c.dense:.3f}, lexical {c.lexical:.3f})  {c.name}")
+    d = answer.decision
+    print(f"decision: {d.kind}" + (f" {', '.join(d.options)}" if d.options else "") + (f" ({d.reason})" if d.reason else ""))
+    return 0
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    from knowledge_base.evaluate import read_questions, evaluate
+    from knowledge_base.service import KnowledgeBase
+
+    questions = read_questions(Path(args.file))
+    kb = KnowledgeBase.from_settings()
+    started = time.perf_counter()
+    result = evaluate(questions, kb.ask)
+    summary = result.summary()
+    summary["seconds"] = round(time.perf_counter() - started, 2)
+    if args.details:
+        Path(args.details).write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in result.rows) + "\n", encoding="utf-8")
+    if args.json:
+        print(json.dumps(summary, ensure_ascii=False))
+        return 0
+    print(f"answerable questions: {summary['n']}   unanswerable: {summary['n_unanswerable']}")
+    print(f"recall@1 {summary['recall_at_1']:.3f}   recall@5 {summary['recall_at_5']:.3f}   MRR {summary['mrr']:.3f}")
+    for key, value in summary["decisions"].items():
+        print(f"  {key:22} {value}")
+    return 0
+
+
+def _cmd_train_embedder(args: argparse.Namespace) -> int:
+    from knowledge_base.finetune import train_embedder
+    from knowledge_base.service import open_store
+    from knowledge_base.settings import DEFAULT_EMBEDDING_MODEL
+
+    settings = get_settings()
+    procedures = open_store(settings).all()
+    out = settings.models_dir / DEFAULT_EMBEDDING_MODEL
+    kwargs = {"seed": args.seed, "epochs": args.epochs}
+    if args.max_pairs:
+        kwargs["max_pairs"] = args.max_pairs
+    path = train_embedder(procedures, out, show_progress=not args.quiet, **kwargs)
+    print(f"model ready in {path}; rebuild the index: python -m knowledge_base index")
+    return 0
+
+
+def _cmd_shell(args: argparse.Namespace) -> int:
+    from knowledge_base.service import KnowledgeBase
+
+    kb = KnowledgeBase.from_settings()
+    print("Loading the model and the index...")
+    kb.warm_up()
+    print("Hỏi về một thủ tục hành chính (Ctrl-D để thoát). Ask about a procedure (Ctrl-D to quit).")
+    while True:
+        try:
+            question = input("> ")
+        except (EOFError, KeyboardInterrupt):
+            print()
+            return 0
+        answer = kb.ask(question, k=args.k)
+        for i, c in enumerate(answer.candidates, 1):
+            print(f"  {i}. {c.code}  {c.score:.3f}  {c.name}")
+        d = answer.decision
+        print(f"  → {d.kind}" + (f": {', '.join(d.options)}" if d.options else "") + (f" ({d.reason})" if d.reason else ""))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m knowledge_base", description=__doc__.splitlines()[0])
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug details")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("import-portal", help="import a national portal dump (.jsonl, .jsonl.gz or a folder of .json)")
+    p.add_argument("path")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_import_portal)
+
+    p = sub.add_parser("load-corpus", help="load or refresh the team's ward corpus (knowledge_base/procedures)")
+    p.set_defaults(func=_cmd_load_corpus)
+
+    p = sub.add_parser("index", help="build or refresh the search index for what is in the database")
+    p.add_argument("--force", action="store_true", help="rebuild even when up to date")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_index)
+
+    p = sub.add_parser("search", help="ranked procedures for a question, with scores and the gate's decision")
+    p.add_argument("text")
+    p.add_argument("--k", type=int, default=5)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_cmd_search)
+
+    p = sub.add_parser("eval", help="recall@1/5, MRR and gate decisions on a labelled JSONL file")
+    p.add_argument("file")
+    p.add_argument("--json", action="store_true", help="print one JSON object as the last line")
+    p.add_argument("--details", metavar="OUT", help="also write one JSON line per question to OUT")
+    p.set_defaults(func=_cmd_eval)
+
+    p = sub.add_parser("train-embedder", help="fine-tune the default embedding model on the stored procedures")
+    p.add_argument("--seed", type=int, default=13)
+    p.add_argument("--epochs", type=int, default=1)
+    p.add_argument("--max-pairs", type=int, default=None)
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=_cmd_train_embedder)
+    p = sub.add_parser("shell", help="ask questions interactively")
+    p.add_argument("--k", type=int, default=5)
+    p.set_defaults(func=_cmd_shell)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if getattr(args, "k", 1) < 1:
+        parser.error("--k must be at least 1")
+    from knowledge_base.corpus import CorpusError
+    from knowledge_base.embedder import EmbedderError
+    from knowledge_base.evaluate import EvalFileError
+    from knowledge_base.index import IndexStateError
+    from knowledge_base.portal import PortalFormatError
+
+    try:
+        return args.func(args)
+    except (FileNotFoundError, PortalFormatError, CorpusError, EmbedderError, EvalFileError, IndexStateError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
