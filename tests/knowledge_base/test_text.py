@@ -1,0 +1,311 @@
+"""Tests for the Vietnamese text rules in knowledge_base.text."""
+
+from __future__ import annotations
+
+import unicodedata
+from pathlib import Path
+
+import pytest
+
+from knowledge_base.text import (
+    QueryForms,
+    RulesError,
+    expand_abbreviations,
+    expand_synonyms,
+    fold,
+    load_rules,
+    nfc,
+    normalize,
+    normalize_tone_marks,
+    query_forms,
+    syllables,
+    syllables_with_offsets,
+    word_ngrams,
+)
+
+
+def nfd(text: str) -> str:
+    return unicodedata.normalize("NFD", text)
+
+
+@pytest.mark.parametrize("text", ["Đăng ký khai sinh", "giấy chứng nhận quyền sử dụng đất", "Ủy ban"])
+def test_nfc_composes_decomposed_input(text: str) -> None:
+    decomposed = nfd(text)
+    assert decomposed != text
+    assert nfc(decomposed) == text
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Đăng ký khai sinh", "dang ky khai sinh"),
+        ("ĐỒNG Ý", "dong y"),
+        ("đ Đ", "d d"),
+        ("Người ở phường", "nguoi o phuong"),
+    ],
+)
+def test_fold_strips_diacritics_and_maps_d(text: str, expected: str) -> None:
+    assert fold(text) == expected
+    assert fold(nfd(text)) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("hoà", "hòa"),
+        ("hòa", "hòa"),
+        ("thuý", "thúy"),
+        ("thuỷ", "thủy"),
+        ("khoẻ", "khỏe"),
+        ("quả", "quả"),
+        ("qủa", "quả"),
+        ("gìa", "già"),
+        ("gìn", "gìn"),
+        ("giữa", "giữa"),
+        ("quý", "quý"),
+        ("hòang", "hoàng"),
+        ("tóan", "toán"),
+        ("ngòai", "ngoài"),
+        ("khuỷu", "khuỷu"),
+        ("ngừơi", "người"),
+        ("thuở", "thuở"),
+        ("mùa", "mùa"),
+        ("HOÀ", "HÒA"),
+        ("Uỷ ban", "Ủy ban"),
+        ("quyết định", "quyết định"),
+        ("iPhoné", "iPhoné"),  # not a Vietnamese syllable: untouched
+    ],
+)
+def test_tone_marks_use_one_placement(text: str, expected: str) -> None:
+    assert normalize_tone_marks(text) == expected
+    assert normalize_tone_marks(nfd(text)) == expected
+
+
+@pytest.mark.parametrize(("modern", "old"), [("hoà bình", "hòa bình"), ("thuỷ lợi", "thủy lợi")])
+def test_tone_styles_compare_equal_after_normalize(modern: str, old: str) -> None:
+    assert normalize(modern) == normalize(old) == old
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("  Đăng ký KHAI SINH!!! ", "đăng ký khai sinh"),
+        ("Thủ tục 1.001193: khai sinh.", "thủ tục 1.001193 khai sinh"),
+        ("Theo Nghị định 123/2015/NĐ-CP, ...", "theo nghị định 123/2015/nđ-cp"),
+        ("Lệ phí: 50.000 đồng; 7,000 VNĐ", "lệ phí 50.000 đồng 7,000 vnđ"),
+        ("hồ sơ,giấy tờ-bản sao", "hồ sơ giấy tờ bản sao"),
+        ("ngày 15/3,bạn", "ngày 15/3 bạn"),
+        ("làm sổ đỏ 😀😀 ở đâu???", "làm sổ đỏ ở đâu"),
+        ("tab\tand\nnew   line", "tab and new line"),
+        ("snake_case", "snake case"),
+    ],
+)
+def test_normalize_table(text: str, expected: str) -> None:
+    assert normalize(text) == expected
+    assert normalize(nfd(text)) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Đăng ký KHAI SINH cho con 👶!", "Hoà giải 123/2015/NĐ-CP.", "lam so do o dau", "a.b-c 1.2.3"],
+)
+def test_normalize_is_idempotent(text: str) -> None:
+    once = normalize(text)
+    assert normalize(once) == once
+
+
+@pytest.mark.parametrize("text", ["", "   ", "😀🎉👍", "!!! ... ???", "\n\t"])
+def test_empty_and_emoji_only(text: str) -> None:
+    assert normalize(text) == ""
+    assert syllables(text) == []
+    assert query_forms(text) == QueryForms("", "", "")
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Đăng ký khai sinh, NĐ 123/2015/NĐ-CP!", nfd("Hoà giải ở Phường Bến Nghé"), "lam so do 🙂 o dau"],
+)
+def test_syllable_offsets_slice_back_to_the_original(text: str) -> None:
+    spans = syllables_with_offsets(text)
+    assert [token for token, _, _ in spans] == normalize(text).split()
+    for token, start, end in spans:
+        assert normalize(text[start:end]) == token
+
+
+def test_syllable_offsets_on_decomposed_text() -> None:
+    text = nfd("Đăng ký")
+    assert syllables_with_offsets(text) == [("đăng", 0, len(nfd("Đăng"))), ("ký", len(nfd("Đăng ")), len(text))]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("k biết", "không biết"),
+        ("ko có", "không có"),
+        ("khg đi", "không đi"),
+        ("hok sao", "không sao"),
+        ("hông có", "không có"),
+        ("đk khai sinh", "đăng ký khai sinh"),
+        ("dk khai sinh", "đăng ký khai sinh"),
+        ("ĐK KS", "đăng ký khai sinh"),
+        ("làm CCCD", "làm căn cước công dân"),
+        ("cmnd cũ", "chứng minh nhân dân cũ"),
+        ("làm ntn", "làm như thế nào"),
+        ("cần giấy tờ j", "cần giấy tờ gì"),
+        ("vk ck", "vợ chồng"),
+        ("có dc ko", "có được không"),
+        ("có đc k", "có được không"),
+        ("mất bn tiền", "mất bao nhiêu tiền"),
+        ("tra mst", "tra mã số thuế"),
+        ("xin gks", "xin giấy khai sinh"),
+        ("nhập hk", "nhập hộ khẩu"),
+        ("lên ubnd", "lên ủy ban nhân dân"),
+        ("tthc", "thủ tục hành chính"),
+        ("dt đất", "diện tích đất"),  # the plain spelling is its own entry
+        ("sđt", "số điện thoại"),
+        ("sdt", "số điện thoại"),
+    ],
+)
+def test_teencode_table(text: str, expected: str) -> None:
+    assert expand_abbreviations(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("phí 50k", "phí 50k"),  # a glued amount stays one token
+        ("phí 50 k", "phí 50 nghìn"),  # "k" after a number means thousand
+        ("phí 1.500 k nhé", "phí 1.500 nghìn nhé"),
+        ("k có", "không có"),
+        ("kinh doanh", "kinh doanh"),  # whole tokens only: no "k" inside words
+        ("kokoro", "kokoro"),
+        ("sổ hồng", "sổ hồng"),
+        ("so hong", "so hong"),  # "hông" matches only with its tone mark
+        ("ck.", "chồng"),
+    ],
+)
+def test_teencode_word_boundaries_and_k(text: str, expected: str) -> None:
+    assert expand_abbreviations(text) == expected
+
+
+def test_teencode_has_enough_entries() -> None:
+    assert len(load_rules().abbreviations) >= 40
+    assert len(load_rules().synonyms) >= 40
+
+
+@pytest.mark.parametrize(
+    ("text", "official"),
+    [
+        ("vợ tôi mới đẻ", "khai sinh"),
+        ("làm giấy khai sinh cho con", None),  # the official term is already there
+        ("sinh con thu hai", "khai sinh"),
+        ("lấy vợ cần gì", "kết hôn"),
+        ("lay vo can gi", "kết hôn"),
+        ("tôi muốn cưới", "kết hôn"),
+        ("cắt khẩu", "xóa đăng ký thường trú"),
+        ("cat ho khau cho ong", "xóa đăng ký thường trú"),
+        ("nhap khau cho con", "đăng ký thường trú"),
+        ("lam so do", "giấy chứng nhận quyền sử dụng đất"),
+        ("sổ hồng", "giấy chứng nhận quyền sử dụng đất"),
+        ("xin giay doc than", "xác nhận tình trạng hôn nhân"),
+        ("công chứng bằng", "chứng thực"),
+        ("làm căn cước", "cấp thẻ căn cước"),
+        ("bao tu cho ba", "đăng ký khai tử"),
+        ("mo quan an", "hộ kinh doanh"),
+        ("tách khẩu", "tách hộ"),
+        ("tam vang", "khai báo tạm vắng"),
+        ("sang ten xe may", "đăng ký sang tên di chuyển xe"),
+        ("kich hoat vneid", "tài khoản định danh điện tử mức độ 2"),
+        ("định danh mức 2", "tài khoản định danh điện tử mức độ 2"),
+        ("xay nha can xin phep gi", "giấy phép xây dựng"),
+    ],
+)
+def test_synonyms_table(text: str, official: str | None) -> None:
+    expanded = expand_synonyms(text)
+    assert expanded.startswith(normalize(text))  # the original words are kept
+    if official is None:
+        assert expanded == normalize(text)
+    else:
+        assert expanded.endswith(" " + official)
+        assert expanded.count(official) == 1
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "de lam gi",  # "de" is "để" here: "đẻ" matches only with diacritics
+        "cuoi nam",  # "cuối năm", not "cưới"
+        "de nghi cap lai",
+        "",
+    ],
+)
+def test_synonyms_do_not_fire_on_lookalikes(text: str) -> None:
+    assert expand_synonyms(text) == normalize(text)
+
+
+def test_query_forms_chain() -> None:
+    forms = query_forms("Lam CCCD o dau, mat bn tien?")
+    assert forms.normalized == "lam căn cước công dân o dau mat bao nhiêu tien"
+    assert forms.expanded == forms.normalized + " cấp thẻ căn cước"
+    assert forms.folded == fold(forms.expanded)
+    with pytest.raises(AttributeError):
+        forms.normalized = "x"  # type: ignore[misc]
+
+
+def test_word_ngrams() -> None:
+    tokens = ["đăng", "ký", "khai", "sinh"]
+    assert word_ngrams(tokens, 1) == tokens
+    assert word_ngrams(tokens, 2) == ["đăng_ký", "ký_khai", "khai_sinh"]
+    assert word_ngrams(tokens, 5) == []
+    with pytest.raises(ValueError):
+        word_ngrams(tokens, 0)
+
+
+def test_long_input_returns() -> None:
+    text = ("Tôi muốn đk khai sinh cho con, hết bn tiền? 😀 " * 250)[:10_000]
+    assert len(text) == 10_000
+    forms = query_forms(text)
+    assert forms.normalized.startswith("tôi muốn đăng ký khai sinh")
+    assert forms.expanded.count("khai sinh") >= 200
+
+
+def write_rules(folder: Path, teencode: str, synonyms: str) -> Path:
+    (folder / "teencode.yml").write_text(teencode, encoding="utf-8")
+    (folder / "synonyms.yml").write_text(synonyms, encoding="utf-8")
+    return folder
+
+
+GOOD_SYNONYMS = "- official: kết hôn\n  terms: [lấy vợ]\n"
+
+
+def test_load_rules_from_another_folder(tmp_path: Path) -> None:
+    rules = load_rules(write_rules(tmp_path, "zz: xin chào\n", GOOD_SYNONYMS))
+    assert expand_abbreviations("zz bạn", rules) == "xin chào bạn"
+    assert query_forms("lay vo", rules).expanded == "lay vo kết hôn"
+
+
+@pytest.mark.parametrize(
+    ("teencode", "synonyms", "message"),
+    [
+        ("k: \n", GOOD_SYNONYMS, "entry 'k'"),
+        ("Two Words: x\n", GOOD_SYNONYMS, "entry 'Two Words'"),
+        ("k: không\nk: khác\n", GOOD_SYNONYMS, "duplicate key 'k'"),
+        ("đk: đăng ký\nđk: khác\n", GOOD_SYNONYMS, "duplicate key"),
+        ("k: không\n", "- official: kết hôn\n  terms: []\n", "entry 1 ('kết hôn')"),
+        ("k: không\n", "- official: ''\n  terms: [a]\n", "entry 1 (official)"),
+        ("k: không\n", "- official: a\n  term: [b]\n", "unknown keys"),
+        ("k: [không\n", GOOD_SYNONYMS, "invalid YAML"),
+    ],
+)
+def test_bad_rule_files_name_file_and_entry(
+    tmp_path: Path, teencode: str, synonyms: str, message: str
+) -> None:
+    folder = write_rules(tmp_path, teencode, synonyms)
+    with pytest.raises(RulesError, match=r"\.yml") as error:
+        load_rules(folder)
+    assert message in str(error.value)
+
+
+def test_missing_rule_file(tmp_path: Path) -> None:
+    with pytest.raises(RulesError, match="teencode.yml: file not found"):
+        load_rules(tmp_path)
