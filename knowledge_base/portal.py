@@ -250,7 +250,7 @@ _PROVINCE_RE = re.compile(
     r"(hoi dong nhan dan|hdnd|uy ban nhan dan|ubnd)\s*(cap\s*)?(cac\s*)?tinh"
     r"|(do|theo)\s*(quy dinh cua\s*)?(hdnd|hoi dong nhan dan)\b"
 )
-_FEE_LINE_SPLIT = re.compile(r"\s{2,}(?=(?:Lệ phí|Phí)\s*:)")
+_FEE_LINE_SPLIT = re.compile(r"(?<=[\s)])\s*(?=(?:Lệ phí|Phí)\s*:\s*\d)")
 _FEE_LINE = re.compile(rf"^\s*(?:(?:Lệ phí|Phí)\s*:\s*)?(\d[\d.,]*)(?:/\S+)?\s*{_CURRENCY_RE}")
 
 
@@ -294,7 +294,7 @@ def parse_fees(text: str) -> list[Fee]:
     note = note.strip()
     if note.lower().rstrip(".") in {"không", "không có"}:
         note = ""
-    lines = [line.strip() for line in _FEE_LINE_SPLIT.split(note)] if note else []
+    lines = [line.strip() for line in _FEE_LINE_SPLIT.split(note) if line.strip()] if note else []
     priced = [_FEE_LINE.match(line) for line in lines]
     multi = len(lines) >= 2 and all(priced)
     main_note = "" if multi else note
