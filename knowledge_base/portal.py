@@ -24,7 +24,16 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from knowledge_base.schema import CODE_PATTERN, Channel, ChannelKind, Document, Duration, Fee, LegalRef, Procedure
+from knowledge_base.schema import (
+    CODE_PATTERN,
+    Channel,
+    ChannelKind,
+    Document,
+    Duration,
+    Fee,
+    LegalRef,
+    Procedure,
+)
 from knowledge_base.text import fold, nfc
 
 __all__ = [
