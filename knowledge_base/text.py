@@ -84,8 +84,11 @@ _SYLLABLE = re.compile(
 _LETTERS = re.compile(r"[^\W\d_]+")
 
 
-def _tone_target(qualities: Sequence[str], has_final: bool) -> int:
-    """Index, inside the vowel cluster, of the vowel that carries the tone (old style)."""
+_MODERN_PAIRS = frozenset({"oa", "oe", "uy"})
+
+
+def _tone_target(vowels: str, qualities: Sequence[str], has_final: bool, modern: bool) -> int:
+    """Index, inside the vowel cluster, of the vowel that carries the tone."""
     marked = [i for i, quality in enumerate(qualities) if quality]
     if marked:  # â ă ê ô ơ ư take the tone; in ươ the second one does.
         return marked[-1]
@@ -93,10 +96,12 @@ def _tone_target(qualities: Sequence[str], has_final: bool) -> int:
         return len(qualities) - 1
     if len(qualities) == 3:  # ngoài, khuỷu
         return 1
+    if modern and vowels in _MODERN_PAIRS:  # hoà, thuỷ, khoẻ
+        return 1
     return 0  # hòa, thủy, khỏe, mùa, mía, hài
 
 
-def _retone_word(word: str) -> str:
+def _retone_word(word: str, modern: bool) -> str:
     """Move the tone mark of one word to its canonical vowel; leave non-syllables untouched."""
     letters: list[list[str]] = []  # [base letter, its quality marks]
     tone = ""
@@ -117,29 +122,39 @@ def _retone_word(word: str) -> str:
     if match is None:
         return word
     start, end = match.span(2)
-    target = start + _tone_target([q for _, q in letters[start:end]], match.group(3) is not None)
+    qualities = [quality for _, quality in letters[start:end]]
+    target = start + _tone_target(match.group(2), qualities, match.group(3) is not None, modern)
     rebuilt = "".join(
         base + quality + (tone if index == target else "") for index, (base, quality) in enumerate(letters)
     )
     return unicodedata.normalize("NFC", rebuilt)
 
 
-def normalize_tone_marks(text: str) -> str:
-    """Put every tone mark on its canonical vowel (traditional style) and return NFC text.
+def normalize_tone_marks(text: str, style: str = "old") -> str:
+    """Put every tone mark on its canonical vowel and return NFC text.
 
     Words that are not Vietnamese syllables (foreign words, codes) are left as they are. Letter case
     and every other character are kept, and the length of NFC text does not change.
 
     Args:
         text: any text, precomposed or decomposed.
+        style: ``"old"`` (the project's normal form: "hòa", "thủy", "khỏe") or ``"new"``
+            ("hoà", "thuỷ", "khoẻ"; only open oa/oe/uy differ). underthesea's segmenter was trained
+            on the new style, so :mod:`knowledge_base.nlp` feeds it that.
 
     Returns:
-        The text in NFC with tone marks placed as in "hòa", "thủy", "khỏe", "quả", "người".
+        The text in NFC with tone marks placed in the chosen style.
+
+    Raises:
+        ValueError: for an unknown ``style``.
 
     Example:
         ``normalize_tone_marks("Hoà thuận, sức khoẻ")`` returns ``"Hòa thuận, sức khỏe"``.
     """
-    return _LETTERS.sub(lambda m: _retone_word(m.group(0)), nfc(text))
+    if style not in ("old", "new"):
+        raise ValueError(f"style must be 'old' or 'new', got {style!r}")
+    modern = style == "new"
+    return _LETTERS.sub(lambda m: _retone_word(m.group(0), modern), nfc(text))
 
 
 # --------------------------------------------------------------------------------------------------

@@ -134,7 +134,8 @@ def test_syllable_offsets_slice_back_to_the_original(text: str) -> None:
 
 def test_syllable_offsets_on_decomposed_text() -> None:
     text = nfd("Đăng ký")
-    assert syllables_with_offsets(text) == [("đăng", 0, len(nfd("Đăng"))), ("ký", len(nfd("Đăng ")), len(text))]
+    first = len(nfd("Đăng"))
+    assert syllables_with_offsets(text) == [("đăng", 0, first), ("ký", first + 1, len(text))]
 
 
 @pytest.mark.parametrize(
@@ -309,3 +310,24 @@ def test_bad_rule_files_name_file_and_entry(
 def test_missing_rule_file(tmp_path: Path) -> None:
     with pytest.raises(RulesError, match="teencode.yml: file not found"):
         load_rules(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("hòa giải", "hoà giải"),
+        ("thủy", "thuỷ"),
+        ("khỏe", "khoẻ"),
+        ("mùa", "mùa"),
+        ("hoàng", "hoàng"),
+        ("quả", "quả"),
+    ],
+)
+def test_tone_marks_new_style(text: str, expected: str) -> None:
+    assert normalize_tone_marks(text, style="new") == expected
+    assert normalize_tone_marks(expected) == normalize_tone_marks(text)
+
+
+def test_tone_marks_unknown_style() -> None:
+    with pytest.raises(ValueError, match="style"):
+        normalize_tone_marks("hòa", style="modern")
