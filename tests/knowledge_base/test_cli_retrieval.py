@@ -1,0 +1,87 @@
+"""The knowledge-base CLI end to end, with the real packaged embedding model on the ward corpus."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "knowledge_base", *args], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=600
+    )
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    root = tmp_path_factory.mktemp("cli")
+    return {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{root / 'app.db'}",
+        "INDEX_DIR": str(root / "index"),
+        "MODELS_DIR": str(root / "models"),  # empty: the packaged base model is used
+        "HF_HUB_OFFLINE": "1",
+    }
+
+
+@pytest.mark.slow
+def test_search_before_index_says_how_to_build(env: dict[str, str]) -> None:
+    result = run(["search", "khai sinh"], env)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1].startswith("error:")
+    assert "python -m knowledge_base index" in result.stderr
+
+
+@pytest.mark.slow
+def test_index_search_eval(env: dict[str, str], tmp_path: Path) -> None:
+    built = run(["index", "--quiet"], env)
+    assert built.returncode == 0, built.stderr
+    assert "built" in built.stdout and "all-MiniLM-L6-v2 (packaged)" in built.stdout
+
+    again = run(["index", "--quiet"], env)
+    assert again.returncode == 0 and "up to date" in again.stdout
+
+    searched = run(["search", "lam giay khai sinh cho con can giay to gi", "--k", "3", "--json"], env)
+    assert searched.returncode == 0, searched.stderr
+    payload = json.loads(searched.stdout.strip().splitlines()[-1])
+    assert payload["results"][0]["code"] == "1.001193"
+    assert len(payload["results"]) == 3
+    assert payload["decision"]["kind"] in {"answer", "clarify", "handoff"}
+
+    questions = tmp_path / "q.jsonl"
+    questions.write_text(
+        "\n".join(
+            json.dumps(row, ensure_ascii=False)
+            for row in [
+                {"question": "đăng ký kết hôn cần gì", "expected": ["1.000894"]},
+                {"question": "nhap khau cho con", "expected": ["1.004222"]},
+                {"question": "thời tiết hôm nay thế nào", "expected": []},
+            ]
+        )
+        + "\n",
+        encoding="utf-8",
+    )
+    evaluated = run(["eval", str(questions), "--json"], env)
+    assert evaluated.returncode == 0, evaluated.stderr
+    summary = json.loads(evaluated.stdout.strip().splitlines()[-1])
+    assert summary["n"] == 2
+    assert {"recall_at_1", "recall_at_5", "mrr", "decisions"} <= summary.keys()
+    assert sum(summary["decisions"].values()) == 3
+    assert summary["recall_at_5"] == 1.0
+
+
+@pytest.mark.parametrize(
+    ("args", "status"),
+    [(["search", "x", "--k", "0"], 2), (["eval", "/nonexistent/q.jsonl"], 1), (["frobnicate"], 2)],
+)
+def test_bad_arguments(env: dict[str, str], args: list[str], status: int) -> None:
+    result = run(args, env)
+    assert result.returncode == status
+    assert result.stderr.strip()

@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from knowledge_base.gate import GateConfig, decide, load_gate_config
+from knowledge_base.retriever import Candidate
+
+CONFIG = GateConfig(answer_score=0.6, answer_margin=0.05, agree_score=0.55, clarify_score=0.4, clarify_window=0.1)
+
+
+def cand(code: str, score: float, dense_rank: int | None = 2, lexical_rank: int | None = 2) -> Candidate:
+    return Candidate(code, f"name {code}", score, score, score, dense_rank, lexical_rank)
+
+
+@pytest.mark.parametrize(
+    ("candidates", "kind", "options", "reason"),
+    [
+        ([], "handoff", [], "no_match"),
+        ([cand("1.000001", 0.8), cand("1.000002", 0.5)], "answer", ["1.000001"], "confident"),
+        ([cand("1.000001", 0.58, 1, 1), cand("1.000002", 0.57)], "answer", ["1.000001"], "retrievers_agree"),
+        (
+            [cand("1.000001", 0.62), cand("1.000002", 0.60), cand("1.000003", 0.55), cand("1.000004", 0.3)],
+            "clarify",
+            ["1.000001", "1.000002", "1.000003"],
+            "several_close",
+        ),
+        ([cand("1.000001", 0.45), cand("1.000002", 0.2)], "handoff", [], "low_confidence"),
+        ([cand("1.000001", 0.3), cand("1.000002", 0.29)], "handoff", [], "low_confidence"),
+    ],
+)
+def test_decide(candidates, kind, options, reason) -> None:
+    decision = decide(candidates, CONFIG)
+    assert (decision.kind, decision.options, decision.reason) == (kind, options, reason)
+
+
+def test_clarify_offers_at_most_max_options() -> None:
+    candidates = [cand(f"1.00000{i}", 0.59 - i * 0.001) for i in range(6)]
+    decision = decide(candidates, CONFIG)
+    assert decision.kind == "clarify" and 2 <= len(decision.options) <= 4
+
+
+@pytest.mark.parametrize("bad", [1, 5])
+def test_config_rejects_bad_option_count(bad: int) -> None:
+    with pytest.raises(ValueError, match="max_options"):
+        GateConfig(max_options=bad)
+
+
+def test_load_gate_config_prefers_the_model_section(tmp_path: Path) -> None:
+    path = tmp_path / "gate.yml"
+    path.write_text("default: {answer_score: 0.7}\nmodels:\n  m1: {answer_score: 0.9, clarify_score: 0.2}\n")
+    assert load_gate_config(path, model="m1").answer_score == 0.9
+    assert load_gate_config(path, model="other").answer_score == 0.7
+    assert load_gate_config(tmp_path / "missing.yml") == GateConfig()
+
+
+def test_load_gate_config_names_a_bad_key(tmp_path: Path) -> None:
+    path = tmp_path / "gate.yml"
+    path.write_text("default: {answer_scor: 0.7}\n")
+    with pytest.raises(ValueError, match="gate.yml"):
+        load_gate_config(path)
