@@ -24,9 +24,9 @@ def display_name(procedure: Procedure) -> str:
     return _LEADING_THU_TUC.sub("", procedure.name).strip()
 
 
-def lexical_title(procedure: Procedure) -> str:
-    """The title field: name and aliases."""
-    return " . ".join([display_name(procedure), *procedure.aliases])
+def lexical_titles(procedure: Procedure) -> list[str]:
+    """The title variants: the name, then each alias."""
+    return [display_name(procedure), *procedure.aliases]
 
 
 def lexical_body(procedure: Procedure) -> str:

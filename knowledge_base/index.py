@@ -23,7 +23,7 @@ from typing import Sequence
 
 import numpy as np
 
-from knowledge_base.chunking import dense_chunks, display_name, lexical_body, lexical_title
+from knowledge_base.chunking import dense_chunks, display_name, lexical_body, lexical_titles
 from knowledge_base.embedder import Embedder
 from knowledge_base.lexical import LexicalIndex
 from knowledge_base.schema import Procedure
@@ -109,7 +109,7 @@ def build_index(
         ]
         (staging / "procedures.json").write_text(json.dumps(entries, ensure_ascii=False), encoding="utf-8")
         lexical = LexicalIndex.build(
-            [p.code for p in procedures], [lexical_title(p) for p in procedures], [lexical_body(p) for p in procedures]
+            [p.code for p in procedures], [lexical_titles(p) for p in procedures], [lexical_body(p) for p in procedures]
         )
         lexical.save(staging)
         manifest = {

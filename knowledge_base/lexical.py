@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Sequence
 
@@ -21,6 +22,21 @@ STOP_SYLLABLES = frozenset(
     "bao nhieu can phai lam duoc khong hay hoac nhung cac mot nhu nay do o tai ve di den tu "
     "thu tuc".split()
 )
+
+
+ASPECT_TERMS_FILE = Path(__file__).resolve().parent / "data" / "aspect_terms.yml"
+
+
+@lru_cache(maxsize=1)
+def aspect_terms() -> tuple[frozenset[str], float]:
+    """Return the folded aspect words (fee, time, place...) and the weight a query gives them."""
+    import yaml
+
+    data = yaml.safe_load(ASPECT_TERMS_FILE.read_text(encoding="utf-8"))
+    weight = float(data["weight"])
+    if not 0 <= weight <= 1:
+        raise ValueError(f"{ASPECT_TERMS_FILE}: weight must be between 0 and 1")
+    return frozenset(data["terms"]), weight
 
 
 def analyze(text: str) -> list[str]:
@@ -66,33 +82,61 @@ class BM25Field:
 
 
 class LexicalIndex:
-    """BM25 over two fields per procedure: ``title`` (name and aliases) and ``body`` (the rest).
+    """BM25 over two fields per procedure: titles (the name and each alias) and a body (the rest).
+
+    Each title variant is scored on its own and a procedure keeps its best one, so a procedure with
+    many aliases is not penalised for a long title.
 
     Args:
         codes: procedure codes, one per document, in index order.
-        titles: title texts, one per document.
-        bodies: body texts, one per document.
+        title: BM25 weights of the title variants, grouped by procedure in index order.
+        title_owner: for each title variant row, the index of its procedure.
+        body: BM25 weights of the bodies, one row per procedure.
+        vocab: term → column.
         title_weight: how much a title match counts relative to a body match.
     """
 
-    def __init__(self, codes: Sequence[str], title: BM25Field, body: BM25Field, vocab: dict[str, int], title_weight: float = 2.0) -> None:
+    def __init__(
+        self,
+        codes: Sequence[str],
+        title: BM25Field,
+        title_owner: np.ndarray,
+        body: BM25Field,
+        vocab: dict[str, int],
+        title_weight: float = 2.0,
+    ) -> None:
         self.codes = list(codes)
         self.title = title
+        self.title_owner = np.asarray(title_owner, dtype=np.int64)
+        self._group_starts = np.flatnonzero(np.r_[True, self.title_owner[1:] != self.title_owner[:-1]])
+        if len(self._group_starts) != len(self.codes):
+            raise ValueError("every procedure needs at least one title variant, grouped in index order")
         self.body = body
         self.vocab = vocab
         self.title_weight = title_weight
 
     @classmethod
-    def build(cls, codes: Sequence[str], titles: Sequence[str], bodies: Sequence[str], *, title_weight: float = 2.0) -> "LexicalIndex":
+    def build(
+        cls, codes: Sequence[str], titles: Sequence[Sequence[str]], bodies: Sequence[str], *, title_weight: float = 2.0
+    ) -> "LexicalIndex":
+        """Build from, per procedure, its code, its title variants (name first) and its body text."""
         if not (len(codes) == len(titles) == len(bodies)):
             raise ValueError("codes, titles and bodies must have the same length")
-        title_terms = [analyze(t) for t in titles]
+        owner, title_terms = [], []
+        for i, variants in enumerate(titles):
+            if not variants:
+                raise ValueError(f"procedure {codes[i]} has no title")
+            for variant in variants:
+                owner.append(i)
+                title_terms.append(analyze(variant))
         body_terms = [analyze(t) for t in bodies]
         vocab: dict[str, int] = {}
         for doc in (*title_terms, *body_terms):
             for term in doc:
                 vocab.setdefault(term, len(vocab))
-        return cls(codes, BM25Field.build(title_terms, vocab), BM25Field.build(body_terms, vocab), vocab, title_weight)
+        return cls(
+            codes, BM25Field.build(title_terms, vocab), np.array(owner), BM25Field.build(body_terms, vocab), vocab, title_weight
+        )
 
     def scores(self, query: str) -> tuple[np.ndarray, float]:
         """Score every document for ``query``.
@@ -101,18 +145,23 @@ class LexicalIndex:
             (scores per document, the best score a document could reach for this query), so callers
             can turn scores into a 0..1 share of the query that matched.
         """
-        ids = sorted({self.vocab[t] for t in analyze(query) if t in self.vocab})
-        if not ids:
+        aspect, aspect_weight = aspect_terms()
+        weights = {self.vocab[t]: (aspect_weight if t in aspect else 1.0) for t in analyze(query) if t in self.vocab}
+        if not weights:
             return np.zeros(len(self.codes), dtype=np.float32), 0.0
+        ids = np.fromiter(weights.keys(), dtype=np.int64)
         q = np.zeros(len(self.vocab), dtype=np.float32)
-        q[ids] = 1.0
-        combined = self.title_weight * (self.title.weights @ q) + self.body.weights @ q
-        ceiling = float((self.title_weight + 1.0) * 2.2 * self.title.idf[ids].sum())
+        q[ids] = np.fromiter(weights.values(), dtype=np.float32)
+        variant_scores = self.title.weights @ q
+        title_scores = np.maximum.reduceat(variant_scores, self._group_starts)
+        combined = self.title_weight * title_scores + self.body.weights @ q
+        ceiling = float((self.title_weight + 1.0) * 2.2 * (self.title.idf[ids] * q[ids]).sum())
         return np.asarray(combined, dtype=np.float32), ceiling
 
     def save(self, directory: Path) -> None:
         sparse.save_npz(directory / "lexical_title.npz", self.title.weights)
         sparse.save_npz(directory / "lexical_body.npz", self.body.weights)
+        np.save(directory / "lexical_title_owner.npy", self.title_owner)
         np.save(directory / "lexical_idf.npy", np.stack([self.title.idf, self.body.idf]))
         meta = {"codes": self.codes, "vocab": self.vocab, "title_weight": self.title_weight}
         (directory / "lexical.json").write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
@@ -123,6 +172,7 @@ class LexicalIndex:
         idf = np.load(directory / "lexical_idf.npy")
         title = BM25Field(sparse.load_npz(directory / "lexical_title.npz").tocsr(), idf[0])
         body = BM25Field(sparse.load_npz(directory / "lexical_body.npz").tocsr(), idf[1])
-        return cls(meta["codes"], title, body, meta["vocab"], meta["title_weight"])
+        owner = np.load(directory / "lexical_title_owner.npy")
+        return cls(meta["codes"], title, owner, body, meta["vocab"], meta["title_weight"])
 
 
