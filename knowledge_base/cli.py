@@ -151,6 +151,24 @@ def _cmd_shell(args: argparse.Namespace) -> int:
         print(f"  → {d.kind}" + (f": {', '.join(d.options)}" if d.options else "") + (f" ({d.reason})" if d.reason else ""))
 
 
+def _cmd_calibrate_gate(args: argparse.Namespace) -> int:
+    from knowledge_base.calibrate import best_config, collect, cross_validate, write_config
+    from knowledge_base.evaluate import read_questions
+    from knowledge_base.service import KnowledgeBase
+
+    kb = KnowledgeBase.from_settings()
+    samples = collect(read_questions(Path(args.file)), lambda q: kb.ask(q, k=10).candidates)
+    config, score = best_config(samples)
+    print(f"chosen thresholds: {config}")
+    print(f"on all {len(samples)} questions: {score.counts} (targets met: {score.feasible})")
+    held_out = cross_validate(samples)
+    print(f"5-fold cross-validated outcomes: {held_out}")
+    if args.write:
+        write_config(config, kb.embedder.name, note=f"calibrated on {Path(args.file).name}, {len(samples)} questions")
+        print(f"written for model {kb.embedder.name!r}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m knowledge_base", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug details")
@@ -187,6 +205,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-pairs", type=int, default=None)
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=_cmd_train_embedder)
+    p = sub.add_parser("calibrate-gate", help="choose the gate's thresholds on a labelled JSONL file")
+    p.add_argument("file")
+    p.add_argument("--write", action="store_true", help="store them in knowledge_base/data/gate.yml")
+    p.set_defaults(func=_cmd_calibrate_gate)
+
     p = sub.add_parser("shell", help="ask questions interactively")
     p.add_argument("--k", type=int, default=5)
     p.set_defaults(func=_cmd_shell)

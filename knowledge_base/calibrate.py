@@ -1,0 +1,122 @@
+"""Calibrating the confidence gate's thresholds on a labelled question set.
+
+Retrieval runs once per question; then a grid of ``GateConfig`` values is scored on the stored
+candidates. The chosen thresholds maximise useful outcomes (right answers, clarifications that include
+the right procedure) while keeping wrong confident answers and unanswerable questions that are not
+handed off under the targets. Cross-validation reports how well the choice carries to unseen questions.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+import yaml
+
+from knowledge_base.evaluate import LabelledQuestion, classify
+from knowledge_base.gate import GATE_FILE, GateConfig, decide
+from knowledge_base.retriever import Candidate
+
+#: Targets from the issue, with a safety margin, as shares of the answerable / unanswerable questions.
+MAX_WRONG_ANSWER_RATE = 0.07
+MIN_UNANSWERABLE_HANDOFF_RATE = 0.88
+
+GRID = {
+    "answer_score": [0.40, 0.45, 0.50, 0.55, 0.60, 0.65, 0.70],
+    "answer_margin": [0.02, 0.04, 0.06, 0.08, 0.10, 0.14],
+    "agree_score": [0.40, 0.45, 0.50, 0.55, 0.60, 0.65, 1.01],
+    "clarify_score": [0.30, 0.35, 0.40, 0.45, 0.50, 0.55],
+    "clarify_window": [0.03, 0.06, 0.10, 0.15],
+}
+
+
+@dataclass(frozen=True)
+class Sample:
+    candidates: list[Candidate]
+    expected: list[str]
+
+
+def collect(questions: Sequence[LabelledQuestion], search: Callable[[str], list[Candidate]]) -> list[Sample]:
+    """Run retrieval once per question and keep the candidates."""
+    return [Sample(search(q.question), q.expected) for q in questions]
+
+
+@dataclass(frozen=True)
+class Score:
+    utility: float
+    wrong_rate: float
+    unanswerable_handoff_rate: float
+    counts: dict[str, int]
+
+    @property
+    def feasible(self) -> bool:
+        return self.wrong_rate <= MAX_WRONG_ANSWER_RATE and self.unanswerable_handoff_rate >= MIN_UNANSWERABLE_HANDOFF_RATE
+
+
+def score(samples: Sequence[Sample], config: GateConfig) -> Score:
+    """Outcome counts and a utility: +1 right answer, +0.6 useful clarification, −3 wrong answer,
+    −0.5 clarification without the right procedure, −2 unanswerable not handed off."""
+    counts: dict[str, int] = {}
+    for s in samples:
+        outcome = classify(decide(s.candidates, config), s.expected)
+        counts[outcome] = counts.get(outcome, 0) + 1
+    answerable = sum(1 for s in samples if s.expected) or 1
+    unanswerable = sum(1 for s in samples if not s.expected)
+    c = lambda k: counts.get(k, 0)  # noqa: E731
+    utility = (
+        c("answer_correct")
+        + 0.6 * c("clarify_hit")
+        - 3 * c("answer_wrong")
+        - 0.5 * c("clarify_miss")
+        - 2 * (c("answer_unanswerable") + c("clarify_unanswerable"))
+    )
+    return Score(
+        utility,
+        c("answer_wrong") / answerable,
+        c("handoff_unanswerable") / unanswerable if unanswerable else 1.0,
+        counts,
+    )
+
+
+def grid() -> list[GateConfig]:
+    keys = list(GRID)
+    return [GateConfig(**dict(zip(keys, values))) for values in itertools.product(*(GRID[k] for k in keys))]
+
+
+def best_config(samples: Sequence[Sample]) -> tuple[GateConfig, Score]:
+    """The grid point with the highest utility among those meeting the targets (else the safest)."""
+    scored = [(config, score(samples, config)) for config in grid()]
+    feasible = [pair for pair in scored if pair[1].feasible]
+    if feasible:
+        return max(feasible, key=lambda pair: pair[1].utility)
+    return max(scored, key=lambda pair: (pair[1].unanswerable_handoff_rate - pair[1].wrong_rate, pair[1].utility))
+
+
+def cross_validate(samples: Sequence[Sample], folds: int = 5, seed: int = 13) -> dict[str, int]:
+    """Choose thresholds on k−1 folds, count outcomes on the held-out fold; return summed counts."""
+    order = list(range(len(samples)))
+    random.Random(seed).shuffle(order)
+    totals: dict[str, int] = {}
+    for f in range(folds):
+        held = [samples[i] for i in order[f::folds]]
+        train = [samples[i] for j, i in enumerate(order) if j % folds != f]
+        config, _ = best_config(train)
+        for key, value in score(held, config).counts.items():
+            totals[key] = totals.get(key, 0) + value
+    return totals
+
+
+def write_config(config: GateConfig, model: str, path: Path = GATE_FILE, note: str = "") -> None:
+    """Store ``config`` as the thresholds for ``model`` in the gate file, keeping other sections."""
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    data = data or {}
+    data.setdefault("models", {})[model] = {k: v for k, v in asdict(config).items() if k != "max_options"}
+    header = (
+        "# Confidence-gate thresholds per embedding model, written by\n"
+        "# `python -m knowledge_base calibrate-gate benchmarks/questions/dev.jsonl --write`.\n"
+        f"# {note}\n"
+    )
+    path.write_text(header + yaml.safe_dump(data, sort_keys=True, allow_unicode=True), encoding="utf-8")
