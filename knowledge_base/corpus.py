@@ -20,6 +20,13 @@ class CorpusError(ValueError):
     """A ward corpus file is missing, unreadable or does not match the procedure schema."""
 
 
+def _one_line(error: ValidationError) -> str:
+    """Summarise a validation error on one line: ``field.path: message; ...`` (the CLI prints one line)."""
+    return "; ".join(
+        f"{'.'.join(str(part) for part in item['loc']) or 'file'}: {item['msg']}" for item in error.errors()
+    )
+
+
 def load_procedure_file(path: Path) -> Procedure:
     """Read and validate one procedure YAML file.
 
@@ -29,13 +36,13 @@ def load_procedure_file(path: Path) -> Procedure:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
-        raise CorpusError(f"{path}: cannot read YAML: {exc}") from exc
+        raise CorpusError(f"{path}: cannot read YAML: {' '.join(str(exc).split())}") from exc
     if not isinstance(data, dict):
         raise CorpusError(f"{path}: expected a mapping of procedure fields, got {type(data).__name__}")
     try:
         return Procedure.model_validate(data)
     except ValidationError as exc:
-        raise CorpusError(f"{path}: does not match the procedure schema:\n{exc}") from exc
+        raise CorpusError(f"{path}: does not match the procedure schema: {_one_line(exc)}") from exc
 
 
 def load_ward_corpus(directory: Path) -> list[Procedure]:
