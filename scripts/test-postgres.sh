@@ -61,7 +61,10 @@ if [[ $(id -u) -eq 0 ]]; then
     fi
 fi
 
-PG_DIR=$(mktemp -d "${TMPDIR:-/tmp}/test-postgres.XXXXXX")
+# As root, the cluster lives under /tmp, which the postgres user can reach (a root TMPDIR may not be).
+PG_PARENT=${TMPDIR:-/tmp}
+[[ ${#AS_USER[@]} -gt 0 ]] && PG_PARENT=/tmp
+PG_DIR=$(mktemp -d "$PG_PARENT/test-postgres.XXXXXX")
 [[ ${#AS_USER[@]} -gt 0 ]] && chown "$PG_USER" "$PG_DIR"
 chmod 700 "$PG_DIR"
 DATA_DIR="$PG_DIR/data"
