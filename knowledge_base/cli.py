@@ -80,7 +80,7 @@ def _cmd_search(args: argparse.Namespace) -> int:
             "question": answer.question,
             "decision": answer.decision.to_dict(),
             "results": [
-                {"rank": i, "code": c.code, "name": c.name, "score": round(c.score, 4),
+                {"rank": i, "code": c.code, "name": c.name, "score": round(c.score, 4), "confidence": round(c.confidence, 4),
                  "dense": round(c.dense, 4), "lexical": round(c.lexical, 4)}
                 for i, c in enumerate(answer.candidates, 1)
             ],

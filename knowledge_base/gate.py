@@ -21,12 +21,12 @@ GATE_FILE = Path(__file__).resolve().parent / "data" / "gate.yml"
 
 @dataclass(frozen=True)
 class GateConfig:
-    """Thresholds on the fused score (``score``) and the margin to the runner-up.
+    """Thresholds on a candidate's ``confidence`` and on the ranking-score margin to the runner-up.
 
-    answer_score / answer_margin: answer when the top candidate is at least this good and this far
-    ahead; agree_score: also answer when both retrievers rank it first and it reaches this score;
-    clarify_score: the weakest candidate still offered as an option; clarify_window: options must be
-    within this distance of the top candidate.
+    answer_score / answer_margin: answer when the top candidate's confidence is at least
+    answer_score and its score leads by answer_margin; agree_score: also answer when both retrievers
+    rank it first and its confidence reaches this; clarify_score: the lowest confidence still offered
+    as an option; clarify_window: options must score within this distance of the top candidate.
     """
 
     answer_score: float = 0.55
@@ -64,18 +64,18 @@ def decide(candidates: Sequence[Candidate], config: GateConfig) -> Decision:
     top = candidates[0]
     margin = top.score - candidates[1].score if len(candidates) > 1 else top.score
     agree = top.dense_rank == 1 and top.lexical_rank == 1
-    if top.score >= config.answer_score and margin >= config.answer_margin:
-        return Decision("answer", [top.code], "confident", top.score)
-    if agree and top.score >= config.agree_score:
-        return Decision("answer", [top.code], "retrievers_agree", top.score)
+    if top.confidence >= config.answer_score and margin >= config.answer_margin:
+        return Decision("answer", [top.code], "confident", top.confidence)
+    if agree and top.confidence >= config.agree_score:
+        return Decision("answer", [top.code], "retrievers_agree", top.confidence)
     options = [
         c.code
         for c in candidates[: config.max_options]
-        if c.score >= config.clarify_score and top.score - c.score <= config.clarify_window
+        if c.confidence >= config.clarify_score and top.score - c.score <= config.clarify_window
     ]
     if len(options) >= 2:
-        return Decision("clarify", options, "several_close", top.score)
-    return Decision("handoff", reason="low_confidence", confidence=top.score)
+        return Decision("clarify", options, "several_close", top.confidence)
+    return Decision("handoff", reason="low_confidence", confidence=top.confidence)
 
 
 def load_gate_config(path: Path = GATE_FILE, model: str | None = None) -> GateConfig:

@@ -26,17 +26,31 @@ class QueryError(ValueError):
 
 @dataclass(frozen=True)
 class RetrievalConfig:
-    """Fusion weights. Chosen on the dev question set; see benchmarks/README.md."""
+    """Fusion weights, chosen on the dev question set (see benchmarks/README.md).
 
-    dense_weight: float = 0.5
-    lexical_weight: float = 0.5
-    ward_level_bonus: float = 0.03
+    Ranking fuses the dense cosine with the lexical score relative to the best lexical match for the
+    question, plus a small bonus for ward-level procedures (this is a ward's desk). Confidence, used
+    by the gate, mixes the dense cosine with the lexical score relative to what a perfect match of the
+    question would score, so it means the same across questions.
+    """
+
+    dense_weight: float = 0.4
+    lexical_weight: float = 0.6
+    ward_level_bonus: float = 0.02
+    confidence_dense_weight: float = 0.5
     dense_chunks: int = 256
     pool: int = 60
 
 
 @dataclass(frozen=True)
 class Candidate:
+    """One ranked procedure with the signals behind its rank.
+
+    ``score`` ranks candidates for one question; ``confidence`` (0..1) is comparable across
+    questions; ``dense`` is the best chunk's cosine; ``lexical`` the BM25 score as a share of a
+    perfect match of the question.
+    """
+
     code: str
     name: str
     score: float
@@ -45,6 +59,7 @@ class Candidate:
     dense_rank: int | None
     lexical_rank: int | None
     level: list[str] = field(default_factory=list)
+    confidence: float = 0.0
 
 
 class Retriever:
@@ -89,11 +104,10 @@ class Retriever:
         dense = dense_search(self.index, vector, cfg.dense_chunks)
         lex_scores, ceiling = self.index.lexical.scores(text)
         lexical: dict[str, float] = {}
-        if ceiling > 0:
+        best_lexical = float(lex_scores.max()) if ceiling > 0 else 0.0
+        if best_lexical > 0:
             top = np.argsort(-lex_scores)[: cfg.pool]
-            lexical = {
-                str(self._lexical_codes[i]): min(float(lex_scores[i]) / ceiling, 1.0) for i in top if lex_scores[i] > 0
-            }
+            lexical = {str(self._lexical_codes[i]): float(lex_scores[i]) for i in top if lex_scores[i] > 0}
         dense_ranked = sorted(dense, key=dense.get, reverse=True)[: cfg.pool]
         dense_rank = {c: r for r, c in enumerate(dense_ranked, 1)}
         lexical_rank = {c: r for r, c in enumerate(sorted(lexical, key=lexical.get, reverse=True), 1)}
@@ -102,11 +116,16 @@ class Retriever:
         for code in set(dense_ranked) | set(lexical):
             entry = self._entries[code]
             d = dense.get(code, dense_floor)
-            lx = lexical.get(code, 0.0)
+            raw = lexical.get(code, 0.0)
             bonus = cfg.ward_level_bonus if "Cấp xã" in entry.level else 0.0
-            score = cfg.dense_weight * d + cfg.lexical_weight * lx + bonus
+            score = cfg.dense_weight * d + cfg.lexical_weight * raw / best_lexical if best_lexical else cfg.dense_weight * d
+            lx = min(raw / ceiling, 1.0) if ceiling else 0.0
+            confidence = cfg.confidence_dense_weight * max(d, 0.0) + (1 - cfg.confidence_dense_weight) * lx
             candidates.append(
-                Candidate(code, entry.name, score, d, lx, dense_rank.get(code), lexical_rank.get(code), entry.level)
+                Candidate(
+                    code, entry.name, score + bonus, d, lx, dense_rank.get(code), lexical_rank.get(code), entry.level,
+                    confidence,
+                )
             )
         candidates.sort(key=lambda c: c.score, reverse=True)
         return candidates[:k]

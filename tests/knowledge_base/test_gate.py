@@ -11,7 +11,7 @@ CONFIG = GateConfig(answer_score=0.6, answer_margin=0.05, agree_score=0.55, clar
 
 
 def cand(code: str, score: float, dense_rank: int | None = 2, lexical_rank: int | None = 2) -> Candidate:
-    return Candidate(code, f"name {code}", score, score, score, dense_rank, lexical_rank)
+    return Candidate(code, f"name {code}", score, score, score, dense_rank, lexical_rank, confidence=score)
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+import yaml
+
+from knowledge_base.calibrate import Features, Sample, best_config, cross_validate, score, write_config
+from knowledge_base.evaluate import classify
+from knowledge_base.gate import GateConfig, decide, load_gate_config
+from knowledge_base.retriever import Candidate
+
+
+def _samples(seed: int, n: int = 120) -> list[Sample]:
+    rng = random.Random(seed)
+    samples = []
+    for i in range(n):
+        k = rng.randint(0, 6)
+        scores = sorted((rng.random() for _ in range(k)), reverse=True)
+        cands = [
+            Candidate(f"1.{j:06d}", "x", s, s, s, rng.choice([1, 2, None]), rng.choice([1, 2, None]), confidence=rng.random())
+            for j, s in enumerate(scores)
+        ]
+        expected = [] if rng.random() < 0.2 else [f"1.{rng.randint(0, 7):06d}"]
+        samples.append(Sample(cands, expected))
+    return samples
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_vectorised_outcomes_equal_the_gate(seed: int) -> None:
+    samples = _samples(seed)
+    rng = random.Random(seed)
+    features = Features(samples)
+    for _ in range(20):
+        config = GateConfig(
+            answer_score=rng.random(), answer_margin=rng.random() / 4, agree_score=rng.random(),
+            clarify_score=rng.random(), clarify_window=rng.random() / 3, max_options=rng.choice([2, 3, 4]),
+        )
+        expected: dict[str, int] = {}
+        for s in samples:
+            outcome = classify(decide(s.candidates, config), s.expected)
+            expected[outcome] = expected.get(outcome, 0) + 1
+        got = {k: v for k, v in features.outcomes(config).items() if v}
+        assert got == expected
+
+
+def _separable() -> list[Sample]:
+    """Right answers have high confidence, unanswerable questions low: a threshold exists."""
+    samples = []
+    for i in range(40):
+        good = Candidate("1.000001", "a", 0.9, 0.9, 0.9, 1, 1, confidence=0.8 + i / 1000)
+        other = Candidate("1.000002", "b", 0.5, 0.5, 0.5, 2, 2, confidence=0.4)
+        samples.append(Sample([good, other], ["1.000001"]))
+        low = Candidate("1.000003", "c", 0.4, 0.2, 0.2, 1, 1, confidence=0.25)
+        samples.append(Sample([low, other], []))
+    return samples
+
+
+def test_best_config_meets_the_targets_when_possible() -> None:
+    config, result = best_config(_separable())
+    assert result.feasible
+    assert result.counts["answer_correct"] == 40 and result.counts["handoff_unanswerable"] == 40
+    held_out = cross_validate(_separable())
+    assert held_out["answer_correct"] + held_out["handoff_unanswerable"] == 80
+
+
+def test_score_penalises_wrong_answers() -> None:
+    samples = _separable()
+    lenient = score(samples, GateConfig(answer_score=0.0, answer_margin=0.0, agree_score=0.0, clarify_score=0.0))
+    assert lenient.counts["answer_unanswerable"] == 40 and not lenient.feasible
+
+
+def test_write_config_keeps_other_models(tmp_path: Path) -> None:
+    path = tmp_path / "gate.yml"
+    write_config(GateConfig(answer_score=0.61), "model-a", path)
+    write_config(GateConfig(answer_score=0.72), "model-b", path)
+    assert load_gate_config(path, "model-a").answer_score == 0.61
+    assert load_gate_config(path, "model-b").answer_score == 0.72
+    assert set(yaml.safe_load(path.read_text())["models"]) == {"model-a", "model-b"}
