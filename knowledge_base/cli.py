@@ -47,12 +47,19 @@ def _cmd_load_corpus(args: argparse.Namespace) -> int:
 
 
 def _cmd_index(args: argparse.Namespace) -> int:
-    from knowledge_base.embedder import embedder_from_settings
+    from knowledge_base.embedder import default_model_training_reason, embedder_from_settings
     from knowledge_base.index import IndexMissingError, build_index, corpus_hash, read_manifest
     from knowledge_base.service import open_store
 
     settings = get_settings()
     procedures = open_store(settings).all()
+    reason = None if args.no_train else default_model_training_reason(settings, len(procedures))
+    if reason:
+        from knowledge_base.finetune import train_embedder
+        from knowledge_base.settings import DEFAULT_EMBEDDING_MODEL
+
+        print(f"training the default embedding model first: {reason}")
+        train_embedder(procedures, settings.models_dir / DEFAULT_EMBEDDING_MODEL, show_progress=not args.quiet)
     embedder = embedder_from_settings(settings)
     try:
         manifest = read_manifest(settings.index_dir)
@@ -184,6 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("index", help="build or refresh the search index for what is in the database")
     p.add_argument("--force", action="store_true", help="rebuild even when up to date")
+    p.add_argument("--no-train", action="store_true", help="never (re)train the default model first")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_index)
 
@@ -225,11 +233,15 @@ def main(argv: list[str] | None = None) -> int:
     from knowledge_base.corpus import CorpusError
     from knowledge_base.embedder import EmbedderError
     from knowledge_base.evaluate import EvalFileError
+    from knowledge_base.finetune import FineTuneError
     from knowledge_base.index import IndexStateError
     from knowledge_base.portal import PortalFormatError
 
     try:
         return args.func(args)
-    except (FileNotFoundError, PortalFormatError, CorpusError, EmbedderError, EvalFileError, IndexStateError, ValueError) as exc:
+    except (
+        FileNotFoundError, PortalFormatError, CorpusError, EmbedderError, EvalFileError, FineTuneError, IndexStateError,
+        ValueError,
+    ) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -156,6 +156,29 @@ class HashingEmbedder:
         return out / np.where(norms == 0, 1.0, norms)
 
 
+#: The default model is retrained before indexing when it has seen less than this share of the corpus
+#: (e.g. it was trained on the 50-procedure ward corpus and the national dump was imported since).
+RETRAIN_BELOW_COVERAGE = 0.9
+
+
+def default_model_training_reason(settings: Settings, procedure_count: int) -> str | None:
+    """Say why the default in-domain model should be (re)trained before indexing, or None.
+
+    Only the default model is managed this way; a model named by ``EMBEDDING_MODEL`` is used as is.
+    """
+    if settings.embedding_model != DEFAULT_EMBEDDING_MODEL:
+        return None
+    info_path = settings.models_dir / DEFAULT_EMBEDDING_MODEL / "training.json"
+    if not info_path.is_file():
+        return "the in-domain model has not been trained yet"
+    import json
+
+    trained_on = int(json.loads(info_path.read_text(encoding="utf-8")).get("procedures", 0))
+    if trained_on < RETRAIN_BELOW_COVERAGE * procedure_count:
+        return f"the in-domain model was trained on {trained_on} procedures, the corpus now has {procedure_count}"
+    return None
+
+
 def embedder_from_settings(settings: Settings) -> SentenceTransformerEmbedder:
     """Build (without loading) the embedder the settings name."""
     location, name = resolve_model(settings.embedding_model, settings.models_dir)

@@ -41,11 +41,11 @@ def test_search_before_index_says_how_to_build(env: dict[str, str]) -> None:
 
 @pytest.mark.slow
 def test_index_search_eval(env: dict[str, str], tmp_path: Path) -> None:
-    built = run(["index", "--quiet"], env)
+    built = run(["index", "--quiet", "--no-train"], env)
     assert built.returncode == 0, built.stderr
     assert "built" in built.stdout and "all-MiniLM-L6-v2 (packaged)" in built.stdout
 
-    again = run(["index", "--quiet"], env)
+    again = run(["index", "--quiet", "--no-train"], env)
     assert again.returncode == 0 and "up to date" in again.stdout
 
     searched = run(["search", "lam giay khai sinh cho con can giay to gi", "--k", "3", "--json"], env)
@@ -85,3 +85,22 @@ def test_bad_arguments(env: dict[str, str], args: list[str], status: int) -> Non
     result = run(args, env)
     assert result.returncode == status
     assert result.stderr.strip()
+
+
+@pytest.mark.slow
+def test_index_trains_the_default_model_first_when_missing(tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'app.db'}",
+        "INDEX_DIR": str(tmp_path / "index"),
+        "MODELS_DIR": str(tmp_path / "models"),
+        "HF_HUB_OFFLINE": "1",
+    }
+    built = run(["index", "--quiet"], env)
+    assert built.returncode == 0, built.stderr
+    assert "training the default embedding model first" in built.stdout
+    assert "model ward-minilm" in built.stdout
+    info = json.loads((tmp_path / "models" / "ward-minilm" / "training.json").read_text())
+    assert info["procedures"] >= 40
+    again = run(["index", "--quiet"], env)
+    assert "training" not in again.stdout and "up to date" in again.stdout
