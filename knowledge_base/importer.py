@@ -14,6 +14,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from knowledge_base.enrich import restore_time_units
 from knowledge_base.portal import RecordError, iter_portal_records, parse_record
 from knowledge_base.schema import Procedure
 from knowledge_base.store import ProcedureStore
@@ -31,6 +32,7 @@ class ImportSummary:
     rejected: list[str] = field(default_factory=list)
     field_failures: Counter = field(default_factory=Counter)
     partial: list[tuple[str, list[str]]] = field(default_factory=list)
+    restored_units: int = 0
 
     def parse_rates(self) -> dict[str, float]:
         """Share of parsed records for which each reported field parsed fully."""
@@ -63,6 +65,8 @@ def import_portal(path: Path, store: ProcedureStore, *, progress: bool = True) -
             summary.field_failures[name] += 1
         if report.failed_fields:
             summary.partial.append((procedure.code, list(report.failed_fields)))
+        procedure = restore_time_units(procedure)
+        summary.restored_units += sum("inferred" in note for note in procedure.parse_issues)
         procedures[procedure.code] = procedure  # a later duplicate of a code wins
     results = store.upsert_many(procedures.values(), author="import-portal", note=f"import of {path.name}")
     summary.outcomes = Counter(r.outcome for r in results)
@@ -87,6 +91,7 @@ def format_summary(summary: ImportSummary) -> str:
         lines.append(f"    {code}: {', '.join(fields)}")
     if len(summary.partial) > 10:
         lines.append(f"    ... and {len(summary.partial) - 10} more")
+    lines.append(f"processing-time units restored from the steps text: {summary.restored_units}")
     lines.append("parse rate per field:")
     lines.extend(f"  {name:12} {rate:6.1%}" for name, rate in summary.parse_rates().items())
     return "\n".join(lines)
