@@ -20,16 +20,16 @@ help: ## list the targets
 
 $(VENV)/.installed: requirements/app.lock.txt pyproject.toml
 	@test -x "$(PY)" || $(PY311) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements/app.lock.txt
-	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+	$(PY) -m pip install -qq --upgrade pip
+	$(PY) -m pip install -qq -r requirements/app.lock.txt
+	$(PY) -m pip install -qq --no-deps --no-build-isolation -e .
 	@touch $@
 
 $(RASA_VENV)/.installed: requirements/rasa.lock.txt
 	@test -n "$(PY310)" || { echo "Python 3.10 is needed for Rasa 3.6 (pyenv install 3.10)"; exit 1; }
 	@test -x $(RASA_VENV)/bin/python || $(PY310) -m venv $(RASA_VENV)
-	$(RASA_VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(RASA_VENV)/bin/python -m pip install --quiet -r requirements/rasa.lock.txt
+	$(RASA_VENV)/bin/python -m pip install -qq --upgrade pip
+	$(RASA_VENV)/bin/python -m pip install -qq -r requirements/rasa.lock.txt
 	@touch $@
 
 setup: $(VENV)/.installed $(RASA_VENV)/.installed ## create both virtual environments
@@ -57,7 +57,7 @@ bench: index ## measure retrieval quality, speed and memory (see benchmarks/READ
 	$(PY) -m benchmarks.retrieval
 
 lock: ## re-pin requirements/app.lock.txt from requirements/app.in
-	$(PY) -m pip install --quiet -r requirements/app.in
+	$(PY) -m pip install -qq -r requirements/app.in
 	$(PY) -m pip freeze --exclude-editable > requirements/app.lock.txt
 
 clean: ## remove runtime state (database, index, models) but keep the environments

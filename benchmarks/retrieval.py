@@ -101,17 +101,27 @@ def main(argv: list[str] | None = None) -> int:
         **os.environ,
         "DATABASE_URL": f"sqlite:///{state / 'bench.db'}",
         "INDEX_DIR": str(state / "index"),
+        "MODELS_DIR": os.environ.get("MODELS_DIR", str(state / "models")),
         "HF_HUB_OFFLINE": "1",
     }
     report = ["## Retrieval benchmark", "", f"- machine: {os.cpu_count()} cores; model: see manifest below", ""]
     (state / "bench.db").unlink(missing_ok=True)
     _, import_s, import_mb = _kb(["import-portal", str(DUMP), "--quiet"], env)
-    _, build_s, build_mb = _kb(["index", "--force", "--quiet"], env)
+    train_line = ""
+    if env.get("EMBEDDING_MODEL", "ward-minilm") == "ward-minilm":
+        _, train_s, train_mb = _kb(["train-embedder", "--quiet"], env)
+        info = json.loads((Path(env["MODELS_DIR"]) / "ward-minilm" / "training.json").read_text())
+        train_line = (
+            f"- fine-tuning `ward-minilm`: {train_s:.1f} s wall ({info.get('seconds')} s training, cached when the "
+            f"corpus is unchanged), {info.get('pairs')} pairs, peak RSS {train_mb} MB"
+        )
+    _, build_s, build_mb = _kb(["index", "--force", "--quiet", "--no-train"], env)
     manifest = json.loads((state / "index" / "current" / "manifest.json").read_text())
     report += [
         f"- corpus: {manifest['procedures']} procedures, {manifest['chunks']} dense chunks, model `{manifest['model']}`",
         f"- import: {import_s:.1f} s; index build: {build_s:.1f} s wall (encoding {manifest['build_seconds']} s), "
         f"peak RSS {build_mb} MB",
+        train_line,
         "",
         "| questions | answerable | r@1 | r@5 | MRR | answer ok | answer wrong | clarify hit | clarify miss |"
         " handoff (answerable) | unanswerable handed off | unanswerable answered/clarified |",
@@ -137,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
         (state / "scaled.db").unlink(missing_ok=True)
         dump = _scaled_dump(args.scale, state / f"scaled-{args.scale}.jsonl")
         _, s_import, _ = _kb(["import-portal", str(dump), "--quiet"], scaled_env)
-        _, s_build, s_mb = _kb(["index", "--force", "--quiet"], scaled_env)
+        _, s_build, s_mb = _kb(["index", "--force", "--quiet", "--no-train"], scaled_env)
         m = json.loads((state / "index-scaled" / "current" / "manifest.json").read_text())
         s_lat = _latencies(scaled_env, all_questions, 1)
         report += [
