@@ -25,7 +25,7 @@ import random
 import re
 import shutil
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -232,48 +232,12 @@ class _Shorthands:
     colloquial: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
-def _load_yaml(path: Path) -> Any:
-    if not path.is_file():
-        return None
-    import yaml  # light, and only needed when the data file exists
-
-    with path.open(encoding="utf-8") as fh:
-        return yaml.safe_load(fh)
-
-
-def _pairs_from_mapping(data: Any, shorthand_is_key: bool) -> Iterable[tuple[str, str]]:
-    """Yield (full form, shorthand) pairs from the shapes the text data files may take."""
-    if isinstance(data, Mapping):
-        for key, value in data.items():
-            if isinstance(value, Mapping):  # a nested section, e.g. {"teencode": {...}}
-                yield from _pairs_from_mapping(value, shorthand_is_key)
-                continue
-            values = value if isinstance(value, list) else [value]
-            for item in values:
-                if not isinstance(key, str) or not isinstance(item, str):
-                    continue
-                yield (item, key) if shorthand_is_key else (key, item)
-    elif isinstance(data, list):
-        for group in data:
-            if isinstance(group, Mapping) and isinstance(group.get("official"), str):
-                # synonyms.yml: {official: ..., terms: [...], exact_terms: [...]}
-                for key in ("terms", "exact_terms"):
-                    for item in group.get(key) or []:
-                        if isinstance(item, str):
-                            yield group["official"], item
-            elif isinstance(group, list) and len(group) > 1 and all(isinstance(g, str) for g in group):
-                for item in group[1:]:
-                    yield group[0], item
-            elif isinstance(group, Mapping):
-                yield from _pairs_from_mapping(group, shorthand_is_key)
-
-
 def load_shorthands(data_dir: Path = DATA_DIR) -> _Shorthands:
     """Return the replacements used to imitate citizen spelling: built-ins plus the text data files.
 
-    ``teencode.yml`` maps a shorthand to its full form (``ko: không``); ``synonyms.yml`` maps a
-    canonical term to what citizens say instead (``đăng ký khai sinh: [làm giấy khai sinh]``). Both
-    files are optional; unreadable shapes are skipped.
+    The data files are read with ``knowledge_base.text.load_rules``, the same rules retrieval uses:
+    ``teencode.yml`` gives shorthand → full form (``ko: không``), ``synonyms.yml`` an official term
+    and what citizens say instead (``khai sinh`` ← ``làm giấy khai sinh``).
 
     Args:
         data_dir: the folder holding ``teencode.yml`` and ``synonyms.yml``.
@@ -281,22 +245,23 @@ def load_shorthands(data_dir: Path = DATA_DIR) -> _Shorthands:
     Returns:
         The replacement table, longest full form first.
     """
-    tables: dict[str, dict[str, set[str]]] = {
-        "teencode.yml": {k: set(v) for k, v in _BUILTIN_SHORTHANDS.items()},
-        "synonyms.yml": {},
-    }
-    for filename, table in tables.items():
-        shorthand_is_key = filename == "teencode.yml"
-        for full, short in _pairs_from_mapping(_load_yaml(data_dir / filename), shorthand_is_key):
-            full, short = nfc(full).strip().lower(), nfc(short).strip().lower()
-            if full and short and full != short and len(full) >= 2:
-                table.setdefault(full, set()).add(short)
+    from knowledge_base.text import load_rules
+
+    rules = load_rules(data_dir)
+    teencode: dict[str, set[str]] = {k: set(v) for k, v in _BUILTIN_SHORTHANDS.items()}
+    colloquial: dict[str, set[str]] = {}
+    pairs = [(teencode, full, short) for short, full in rules.abbreviations.items()]
+    pairs += [(colloquial, rule.official, term) for rule in rules.synonyms for term in (*rule.terms, *rule.exact_terms)]
+    for table, full, short in pairs:
+        full, short = nfc(full).strip().lower(), nfc(short).strip().lower()
+        if full and short and full != short and len(full) >= 2:
+            table.setdefault(full, set()).add(short)
 
     def ordered(table: dict[str, set[str]]) -> tuple[tuple[str, tuple[str, ...]], ...]:
         items = sorted(table.items(), key=lambda kv: (-len(kv[0]), kv[0]))
         return tuple((full, tuple(sorted(shorts))) for full, shorts in items)
 
-    return _Shorthands(ordered(tables["teencode.yml"]), ordered(tables["synonyms.yml"]))
+    return _Shorthands(ordered(teencode), ordered(colloquial))
 
 
 def _colloquial_subject(name: str, shorthands: _Shorthands, rng: random.Random) -> str | None:
