@@ -21,6 +21,7 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DUMP = REPO_ROOT.parent / "shared" / "data" / "tthc-portal" / "procedures.jsonl.gz"
+FAQ = REPO_ROOT.parent / "shared" / "data" / "faq-questions" / "questions.jsonl"
 
 
 _MEASURED_RUN = """
@@ -70,8 +71,21 @@ print(json.dumps({{"p50": times[len(times)//2], "p95": times[int(len(times)*0.95
     return json.loads(out.strip().splitlines()[-1])
 
 
+def _faq_decisions(env: dict[str, str]) -> dict[str, int]:
+    """Gate decisions on the 400 real portal questions (unlabelled; many are outside the corpus)."""
+    code = """
+import json, collections
+from knowledge_base.service import KnowledgeBase
+kb = KnowledgeBase.from_settings()
+rows = [json.loads(line)["question"] for line in open(%r, encoding="utf-8") if line.strip()]
+print(json.dumps(collections.Counter(kb.ask(q).decision.kind for q in rows)))
+""" % str(FAQ)
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, env=env, capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 def _scaled_dump(factor: int, target: Path) -> Path:
-    """Write ``factor`` copies of the dump with fresh codes (copy k of 1.001193 becomes k+1 .. )."""
+    """Write ``factor`` copies of the dump: the original, then copies with fresh 9.xxxxxx codes."""
     import gzip
 
     with gzip.open(DUMP, "rt", encoding="utf-8") as src, target.open("w", encoding="utf-8") as out:
@@ -79,8 +93,8 @@ def _scaled_dump(factor: int, target: Path) -> Path:
         for copy in range(factor):
             for n, row in enumerate(rows):
                 row = dict(row)
-                if copy:
-                    row["ma_thu_tuc"] = f"{copy % 10}.{(n + copy * len(rows)) % 1_000_000:06d}"
+                if copy:  # codes 9.xxxxxx are unused by the portal, so copies never collide
+                    row["ma_thu_tuc"] = f"9.{copy * len(rows) + n:06d}"
                     row["ten_thu_tuc"] = f"{row['ten_thu_tuc']} (bản sao {copy})"
                 out.write(json.dumps(row, ensure_ascii=False) + "\n")
     return target
@@ -142,6 +156,10 @@ def main(argv: list[str] | None = None) -> int:
     lat = _latencies(env, all_questions, args.rounds)
     report += ["", f"- query latency (KnowledgeBase.ask, one process, {lat['n']} queries): "
                f"p50 {lat['p50']:.1f} ms, p95 {lat['p95']:.1f} ms"]
+    if FAQ.is_file():
+        faq = _faq_decisions(env)
+        report += [f"- the {sum(faq.values())} real portal questions (unlabelled, many out of scope): "
+                   + ", ".join(f"{k} {v}" for k, v in sorted(faq.items()))]
     if args.scale > 1:
         scaled_env = {**env, "DATABASE_URL": f"sqlite:///{state / 'scaled.db'}", "INDEX_DIR": str(state / "index-scaled")}
         (state / "scaled.db").unlink(missing_ok=True)

@@ -13,6 +13,7 @@ import yaml
 from pydantic import ValidationError
 
 from knowledge_base.schema import Procedure
+from knowledge_base.text import nfc
 from knowledge_base.store import ProcedureStore
 
 
@@ -65,6 +66,37 @@ def load_ward_corpus(directory: Path) -> list[Procedure]:
         seen[procedure.code] = path
         procedures.append(procedure.model_copy(update={"origin": "ward"}))
     return procedures
+
+
+ALIASES_FILE = Path(__file__).resolve().parent / "data" / "aliases.yml"
+
+
+def load_alias_overlay(path: Path = ALIASES_FILE) -> dict[str, list[str]]:
+    """Read the team's colloquial names for portal procedures outside the ward corpus.
+
+    Returns an empty mapping when the file does not exist.
+
+    Raises:
+        CorpusError: naming the file and the entry that is malformed.
+    """
+    if not path.is_file():
+        return {}
+    try:
+        entries = yaml.safe_load(path.read_text(encoding="utf-8")) or []
+    except (OSError, yaml.YAMLError) as exc:
+        raise CorpusError(f"{path}: cannot read YAML: {' '.join(str(exc).split())}") from exc
+    overlay: dict[str, list[str]] = {}
+    for number, entry in enumerate(entries, 1):
+        if not isinstance(entry, dict) or not isinstance(entry.get("code"), str) or not isinstance(entry.get("aliases"), list):
+            raise CorpusError(f"{path}: entry {number} needs a string 'code' and a list 'aliases'")
+        overlay.setdefault(entry["code"], []).extend(nfc(str(a)).strip() for a in entry["aliases"] if str(a).strip())
+    return overlay
+
+
+def with_aliases(procedure: Procedure, extra: list[str]) -> Procedure:
+    """Return ``procedure`` with ``extra`` aliases appended (no duplicates, order kept)."""
+    merged = list(dict.fromkeys([*procedure.aliases, *extra]))
+    return procedure if merged == procedure.aliases else procedure.model_copy(update={"aliases": merged})
 
 
 @dataclass

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from knowledge_base.corpus import load_alias_overlay, with_aliases
 from knowledge_base.enrich import restore_time_units
 from knowledge_base.portal import RecordError, iter_portal_records, parse_record
 from knowledge_base.schema import Procedure
@@ -53,6 +54,7 @@ def import_portal(path: Path, store: ProcedureStore, *, progress: bool = True) -
     if not path.exists():
         raise FileNotFoundError(f"{path} does not exist")
     summary = ImportSummary()
+    overlay = load_alias_overlay()
     procedures: dict[str, Procedure] = {}
     for raw in tqdm(iter_portal_records(path), desc="parsing", unit=" records", disable=not progress):
         summary.records += 1
@@ -65,7 +67,7 @@ def import_portal(path: Path, store: ProcedureStore, *, progress: bool = True) -
             summary.field_failures[name] += 1
         if report.failed_fields:
             summary.partial.append((procedure.code, list(report.failed_fields)))
-        procedure = restore_time_units(procedure)
+        procedure = with_aliases(restore_time_units(procedure), overlay.get(procedure.code, []))
         summary.restored_units += sum("inferred" in note for note in procedure.parse_issues)
         procedures[procedure.code] = procedure  # a later duplicate of a code wins
     results = store.upsert_many(procedures.values(), author="import-portal", note=f"import of {path.name}")

@@ -292,3 +292,32 @@ def test_sync_with_a_broken_file_writes_nothing(store: ProcedureStore, corpus_co
     with pytest.raises(CorpusError, match="zz-broken.yaml"):
         sync_ward_corpus(store, corpus_copy)
     assert store.count() == 0
+
+
+def test_alias_overlay_is_merged_without_duplicates(tmp_path) -> None:
+    from knowledge_base.corpus import load_alias_overlay, with_aliases
+    from knowledge_base.schema import Procedure
+
+    path = tmp_path / "aliases.yml"
+    path.write_text('- code: "1.001456"\n  aliases: [làm hộ chiếu, lam passport]\n', encoding="utf-8")
+    overlay = load_alias_overlay(path)
+    procedure = Procedure(code="1.001456", name="Cấp hộ chiếu phổ thông", aliases=["làm hộ chiếu"])
+    merged = with_aliases(procedure, overlay["1.001456"])
+    assert merged.aliases == ["làm hộ chiếu", "lam passport"]
+    assert with_aliases(merged, overlay["1.001456"]) is merged
+
+
+@pytest.mark.parametrize("content", ["- code: 1\n  aliases: [x]\n", "- aliases: [x]\n", "- code: '1.000001'\n  aliases: x\n", ": :\n  - ["])
+def test_alias_overlay_errors_name_the_file(tmp_path, content: str) -> None:
+    from knowledge_base.corpus import load_alias_overlay
+
+    path = tmp_path / "aliases.yml"
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(CorpusError, match="aliases.yml"):
+        load_alias_overlay(path)
+
+
+def test_missing_alias_overlay_is_empty(tmp_path) -> None:
+    from knowledge_base.corpus import load_alias_overlay
+
+    assert load_alias_overlay(tmp_path / "none.yml") == {}
