@@ -22,8 +22,8 @@ from knowledge_base.gate import GATE_FILE, GateConfig
 from knowledge_base.retriever import Candidate
 
 #: Targets from the issue, with a safety margin, as shares of the answerable / unanswerable questions.
-MAX_WRONG_ANSWER_RATE = 0.07
-MIN_UNANSWERABLE_HANDOFF_RATE = 0.88
+MAX_WRONG_ANSWER_RATE = 0.05
+MIN_UNANSWERABLE_HANDOFF_RATE = 0.92
 
 GRID = {
     "answer_score": [0.30, 0.35, 0.40, 0.45, 0.50, 0.55, 0.60, 0.65, 0.70, 0.80],
