@@ -50,8 +50,9 @@ run: setup index ## start the product (today: the knowledge base, in the termina
 	@echo "The Rasa assistant and the web app are not built yet; starting the knowledge base shell."
 	$(KB) shell
 
-test: setup ## run every test (SQLite, and PostgreSQL when a server can be started)
+test: setup ## run every test (SQLite, PostgreSQL when a server can be started, and the Rasa side)
 	scripts/test-postgres.sh $(PY) -m pytest -q
+	scripts/test-rasa.sh
 
 bench: index ## measure retrieval quality, speed and memory (see benchmarks/README.md)
 	$(PY) -m benchmarks.retrieval
