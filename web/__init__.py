@@ -1,0 +1,1 @@
+"""The FastAPI web app: chat gateway and page, officer and admin consoles. Not written yet."""
