@@ -48,27 +48,28 @@ def _cmd_load_corpus(args: argparse.Namespace) -> int:
 
 def _cmd_index(args: argparse.Namespace) -> int:
     from knowledge_base.embedder import default_model_training_reason, embedder_from_settings
-    from knowledge_base.index import IndexMissingError, build_index, corpus_hash, read_manifest
+    from knowledge_base.index import IndexMissingError, build_index, read_manifest
     from knowledge_base.service import open_store
 
     settings = get_settings()
-    procedures = open_store(settings).all()
-    reason = None if args.no_train else default_model_training_reason(settings, len(procedures))
+    store = open_store(settings)
+    reason = None if args.no_train else default_model_training_reason(settings, store.count())
     if reason:
         from knowledge_base.finetune import train_embedder
         from knowledge_base.settings import DEFAULT_EMBEDDING_MODEL
 
         print(f"training the default embedding model first: {reason}")
-        train_embedder(procedures, settings.models_dir / DEFAULT_EMBEDDING_MODEL, show_progress=not args.quiet)
+        train_embedder(store.all(), settings.models_dir / DEFAULT_EMBEDDING_MODEL, show_progress=not args.quiet)
     embedder = embedder_from_settings(settings)
     try:
         manifest = read_manifest(settings.index_dir)
     except IndexMissingError:
         manifest = {}
-    chash = corpus_hash(procedures)
-    if not args.force and manifest.get("corpus_hash") == chash and manifest.get("model") == embedder.name:
+    fresh = manifest.get("corpus_hash") == store.corpus_fingerprint() and manifest.get("model") == embedder.name
+    if fresh and not args.force:
         print(f"index in {settings.index_dir} is up to date ({manifest['procedures']} procedures, {manifest['model']})")
         return 0
+    procedures = store.all()
     build = build_index(procedures, embedder, settings.index_dir, show_progress=not args.quiet)
     manifest = read_manifest(settings.index_dir)
     print(
@@ -93,11 +94,16 @@ def _cmd_search(args: argparse.Namespace) -> int:
             ],
         }, ensure_ascii=False))
         return 0
-    for i, c in enumerate(answer.candidates, 1):
-        print(f"{i:2}. {c.code}  {c.score:.3f}  (dense {c.dense:.3f}, lexical {c.lexical:.3f})  {c.name}")
-    d = answer.decision
-    print(f"decision: {d.kind}" + (f" {', '.join(d.options)}" if d.options else "") + (f" ({d.reason})" if d.reason else ""))
+    _print_answer(answer)
     return 0
+
+
+def _print_answer(answer, indent: str = "") -> None:
+    """Ranked candidates with their signals, then the gate's decision (search and shell)."""
+    for i, c in enumerate(answer.candidates, 1):
+        print(f"{indent}{i:2}. {c.code}  {c.score:.3f}  (dense {c.dense:.3f}, lexical {c.lexical:.3f})  {c.name}")
+    d = answer.decision
+    print(f"{indent}decision: {d.kind}" + (f" {', '.join(d.options)}" if d.options else "") + (f" ({d.reason})" if d.reason else ""))
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
@@ -152,10 +158,7 @@ def _cmd_shell(args: argparse.Namespace) -> int:
             print()
             return 0
         answer = kb.ask(question, k=args.k)
-        for i, c in enumerate(answer.candidates, 1):
-            print(f"  {i}. {c.code}  {c.score:.3f}  {c.name}")
-        d = answer.decision
-        print(f"  → {d.kind}" + (f": {', '.join(d.options)}" if d.options else "") + (f" ({d.reason})" if d.reason else ""))
+        _print_answer(answer, indent="  ")
 
 
 def _cmd_calibrate_gate(args: argparse.Namespace) -> int:

@@ -11,7 +11,6 @@ A failed build leaves ``current`` untouched, so the live index keeps serving.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import logging
 import os
@@ -27,6 +26,7 @@ from knowledge_base.chunking import dense_chunks, display_name, lexical_body, le
 from knowledge_base.embedder import Embedder
 from knowledge_base.lexical import LexicalIndex
 from knowledge_base.schema import Procedure
+from knowledge_base.store import fingerprint_of
 
 log = logging.getLogger(__name__)
 
@@ -69,13 +69,6 @@ class SearchIndex:
         return {p.code: p for p in self.procedures}
 
 
-def corpus_hash(procedures: Sequence[Procedure]) -> str:
-    digest = hashlib.sha256()
-    for p in sorted(procedures, key=lambda p: p.code):
-        digest.update(p.model_dump_json().encode("utf-8"))
-    return digest.hexdigest()
-
-
 def build_index(
     procedures: Sequence[Procedure], embedder: Embedder, index_dir: Path, *, show_progress: bool = False
 ) -> Path:
@@ -116,7 +109,7 @@ def build_index(
             "format_version": FORMAT_VERSION,
             "model": embedder.name,
             "dimension": int(vectors.shape[1]),
-            "corpus_hash": corpus_hash(procedures),
+            "corpus_hash": fingerprint_of(procedures),
             "procedures": len(procedures),
             "chunks": len(chunks),
             "built_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),

@@ -30,6 +30,19 @@ def content_hash(procedure: Procedure) -> str:
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
+def _fingerprint(pairs: Iterable[tuple[str, str]]) -> str:
+    digest = hashlib.sha256()
+    for code, chash in pairs:
+        digest.update(f"{code}:{chash}\n".encode())
+    return digest.hexdigest()
+
+
+def fingerprint_of(procedures: Iterable[Procedure]) -> str:
+    """Return the corpus fingerprint of ``procedures``: equal to ``ProcedureStore.corpus_fingerprint``
+    of a database holding exactly them, so an index manifest can be checked without loading records."""
+    return _fingerprint(sorted((p.code, content_hash(p)) for p in procedures))
+
+
 @dataclass(frozen=True)
 class UpsertResult:
     code: str
@@ -76,10 +89,7 @@ class ProcedureStore:
             pairs = session.execute(
                 select(ProcedureRow.code, ProcedureRow.content_hash).order_by(ProcedureRow.code)
             ).all()
-        digest = hashlib.sha256()
-        for code, chash in pairs:
-            digest.update(f"{code}:{chash}\n".encode())
-        return digest.hexdigest()
+        return _fingerprint((code, chash) for code, chash in pairs)
 
     def upsert_many(
         self,

@@ -316,3 +316,12 @@ def test_all_returns_every_procedure_by_code(store: ProcedureStore) -> None:
     assert [p.code for p in store.all()] == sorted(codes)
     with store.session() as session:
         assert session.scalar(select(func.count()).select_from(ProcedureVersionRow)) == 3
+
+
+def test_fingerprint_of_records_equals_the_stored_fingerprint(store: ProcedureStore) -> None:
+    from knowledge_base.corpus import load_ward_corpus
+    from knowledge_base.settings import get_settings
+    from knowledge_base.store import fingerprint_of
+
+    store.upsert_many(load_ward_corpus(get_settings().corpus_dir)[:7], author="test")
+    assert fingerprint_of(store.all()) == store.corpus_fingerprint()
