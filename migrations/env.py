@@ -4,6 +4,7 @@ from alembic import context
 from sqlalchemy import create_engine
 
 from knowledge_base.db import Base
+import web.cases  # noqa: F401  (registers the case and feedback tables on Base)
 
 target_metadata = Base.metadata
 config = context.config

@@ -22,31 +22,6 @@ from knowledge_base.schema import Channel, Document, Duration, Fee, LegalRef, Pr
 from knowledge_base.store import ProcedureStore, content_hash
 
 
-def _with_search_path(url: str, schema: str) -> str:
-    """Return ``url`` with a libpq option that makes ``schema`` the only schema on the search path."""
-    separator = "&" if "?" in url else "?"
-    return f"{url}{separator}options={quote(f'-csearch_path={schema}')}"
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A migrated, empty database: a SQLite file in tmp_path, or a fresh schema on PostgreSQL."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'store.db'}"
-        return
-    base_url = request.getfixturevalue("postgres_url")
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(base_url)
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        yield _with_search_path(base_url, schema)
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
-
-
 @pytest.fixture
 def store(database_url: str) -> Iterator[ProcedureStore]:
     """A ProcedureStore on a freshly migrated database (SQLite or PostgreSQL)."""
