@@ -1,0 +1,225 @@
+"""What the bot does with one citizen message: answer, clarify, ask which procedure, or hand off.
+
+Pure Python on top of ``knowledge_base`` (no rasa-sdk here), so the decisions are tested without a
+Rasa tracker; ``actions.actions`` turns a ``Turn`` into responses, payloads and slot events.
+
+The conversation's context is the procedure last answered, the aspect last asked and the options
+last offered. A message is read in this order:
+
+1. intents that always go to a person (asked for one, complaint, out of scope, NLU fallback);
+2. a pick among clarification options (a button payload or "cái thứ 2");
+3. a correction ("không phải, ý tôi là …"): search again without the procedure in context;
+4. a question: a bare follow-up ("thế lệ phí bao nhiêu?") keeps the procedure in context; a message
+   that names a procedure is searched, and the confidence gate decides.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal, Sequence
+
+import yaml
+
+from knowledge_base.gate import decide
+from knowledge_base.retriever import Candidate
+from knowledge_base.schema import CODE_PATTERN, Procedure
+from knowledge_base.service import KnowledgeBase
+from knowledge_base.store import ProcedureStore
+from knowledge_base.lexical import aspect_terms
+from knowledge_base.text import expand_abbreviations, fold
+
+FOLLOW_UP_FILE = Path(__file__).resolve().parent / "data" / "follow_up.yml"
+
+INTENT_ASPECTS = {
+    "ask_procedure": "overview",
+    "ask_documents": "documents",
+    "ask_fee": "fee",
+    "ask_time": "time",
+    "ask_place": "place",
+    "ask_online": "online",
+    "ask_steps": "steps",
+    "ask_legal": "legal",
+}
+HANDOFF_INTENTS = ("request_human", "complain", "out_of_scope", "nlu_fallback")
+
+TurnKind = Literal["answer", "clarify", "ask_which", "handoff"]
+
+
+@dataclass(frozen=True)
+class Context:
+    """What the conversation is about so far (from the tracker's slots)."""
+
+    procedure: str | None = None
+    aspect: str | None = None
+    options: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Turn:
+    """The bot's decision for one message.
+
+    ``answer``: ``procedure`` and ``aspect``; ``clarify``: ``options`` (2–4 procedures) and the
+    ``aspect`` to answer once one is chosen; ``ask_which``: the citizen must name the procedure;
+    ``handoff``: ``reason`` (one of ``web.cases.HANDOFF_REASONS``).
+    """
+
+    kind: TurnKind
+    aspect: str = "overview"
+    procedure: Procedure | None = None
+    options: tuple[Procedure, ...] = ()
+    reason: str = ""
+    follow_up: bool = False
+
+
+@dataclass(frozen=True)
+class Message:
+    """One citizen message as the NLU read it."""
+
+    text: str
+    intent: str
+    entities: Sequence[dict] = field(default_factory=tuple)
+
+    def entity_values(self, name: str) -> list[str]:
+        return [str(e.get("value", "")) for e in self.entities if e.get("entity") == name and e.get("value")]
+
+
+@lru_cache(maxsize=1)
+def _empty_words() -> tuple[frozenset[str], frozenset[tuple[str, str]]]:
+    """Folded syllables, and syllable pairs, that name no procedure: fillers and aspect words."""
+    fillers = yaml.safe_load(FOLLOW_UP_FILE.read_text(encoding="utf-8"))["fillers"]
+    singles = {fold(str(w)) for w in fillers}
+    pairs = set()
+    for term in aspect_terms()[0]:
+        parts = tuple(str(term).split("_"))
+        if len(parts) == 2:
+            pairs.add(parts)
+        else:
+            singles.update(parts)
+    return frozenset(singles), frozenset(pairs)
+
+
+def topic_words(text: str) -> list[str]:
+    """The folded syllables of ``text`` that may name a procedure (fillers, aspect words and numbers
+    removed). Empty for a bare follow-up such as "thế lệ phí bao nhiêu?", and for a button payload
+    ("/choose_procedure{...}"), which names its procedure in an entity."""
+    if text.lstrip().startswith("/"):
+        return []
+    words = re.findall(r"[a-z0-9]+", fold(expand_abbreviations(text)).replace("đ", "d"))
+    singles, pairs = _empty_words()
+    kept: list[str] = []
+    i = 0
+    while i < len(words):
+        if i + 1 < len(words) and (words[i], words[i + 1]) in pairs:
+            i += 2
+            continue
+        if words[i] not in singles and not words[i].isdigit():
+            kept.append(words[i])
+        i += 1
+    return kept
+
+
+_ORDINALS = (
+    (re.compile(r"\b(cuoi|cuoi cung|last)\b"), -1),
+    (re.compile(r"\b(1|nhat|dau tien|cai dau|so mot|first)\b"), 0),
+    (re.compile(r"\b(2|hai|second)\b"), 1),
+    (re.compile(r"\b(3|ba|third)\b"), 2),
+    (re.compile(r"\b(4|bon|tu|fourth)\b"), 3),
+)
+
+
+def ordinal(text: str) -> int | None:
+    """Return the 0-based option index a message picks ("cái thứ 2" → 1, "cái cuối" → -1), or None."""
+    folded = fold(text).replace("đ", "d")
+    for pattern, index in _ORDINALS:
+        if pattern.search(folded):
+            return index
+    return None
+
+
+class Dialogue:
+    """Decides each turn with the knowledge base.
+
+    Args:
+        kb: retrieval and the confidence gate (loaded once per process).
+        store: the procedure records answers are read from.
+    """
+
+    def __init__(self, kb: KnowledgeBase, store: ProcedureStore) -> None:
+        self.kb = kb
+        self.store = store
+
+    def respond(self, message: Message, context: Context) -> Turn:
+        intent = message.intent
+        if intent in HANDOFF_INTENTS:
+            return Turn("handoff", reason=intent)
+        if intent == "choose_procedure":
+            return self._choose(message, context)
+        if intent == "correct_procedure":
+            return self._correct(message, context)
+        aspect = INTENT_ASPECTS.get(intent, "overview")
+        return self._question(message, context, aspect)
+
+    # --- the cases ---------------------------------------------------------------------------
+
+    def _question(self, message: Message, context: Context, aspect: str) -> Turn:
+        names_procedure = bool(message.entity_values("procedure")) or bool(topic_words(message.text))
+        in_context = self._procedure(context.procedure)
+        if in_context and not names_procedure:
+            return Turn("answer", aspect, in_context, follow_up=True)
+        answer = self.kb.ask(message.text)
+        turn = self._from_decision(answer.decision.kind, answer.decision.options, answer.decision.reason, aspect)
+        if turn.kind == "handoff" and in_context and len(topic_words(message.text)) <= 1:
+            # One stray word ("thế còn cho người nước ngoài?") is not enough to leave the context.
+            return Turn("answer", aspect, in_context, follow_up=True)
+        return turn
+
+    def _choose(self, message: Message, context: Context) -> Turn:
+        aspect = context.aspect or "overview"
+        for value in message.entity_values("procedure"):
+            if CODE_PATTERN.match(value) and (procedure := self._procedure(value)):
+                return Turn("answer", aspect, procedure)
+        index = ordinal(message.text)
+        if index is not None and context.options and -len(context.options) <= index < len(context.options):
+            if procedure := self._procedure(context.options[index]):
+                return Turn("answer", aspect, procedure)
+        if topic_words(message.text):
+            return self._question(message, Context(aspect=aspect), aspect)
+        options = self._procedures(context.options)
+        if len(options) >= 2:
+            return Turn("clarify", aspect, options=options)
+        return Turn("ask_which", aspect)
+
+    def _correct(self, message: Message, context: Context) -> Turn:
+        aspect = context.aspect or "overview"
+        wrong = context.procedure
+        if not topic_words(message.text) and not message.entity_values("procedure"):
+            options = self._procedures(c for c in context.options if c != wrong)
+            if len(options) >= 2:
+                return Turn("clarify", aspect, options=options)
+            if len(options) == 1:
+                return Turn("answer", aspect, options[0])
+            return Turn("ask_which", aspect)
+        answer = self.kb.ask(message.text, k=8)
+        candidates: list[Candidate] = [c for c in answer.candidates if c.code != wrong]
+        decision = decide(candidates, self.kb.gate)
+        return self._from_decision(decision.kind, decision.options, decision.reason, aspect)
+
+    # --- helpers -----------------------------------------------------------------------------
+
+    def _from_decision(self, kind: str, codes: Sequence[str], reason: str, aspect: str) -> Turn:
+        procedures = self._procedures(codes)
+        if kind == "answer" and procedures:
+            return Turn("answer", aspect, procedures[0])
+        if kind == "clarify" and len(procedures) >= 2:
+            return Turn("clarify", aspect, options=procedures)
+        return Turn("handoff", aspect, reason=reason if kind == "handoff" else "low_confidence")
+
+    def _procedure(self, code: str | None) -> Procedure | None:
+        return self.store.get(code) if code else None
+
+    def _procedures(self, codes) -> tuple[Procedure, ...]:
+        found = (self._procedure(code) for code in codes)
+        return tuple(p for p in found if p is not None)

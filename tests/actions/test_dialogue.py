@@ -1,0 +1,158 @@
+"""Tests for the turn logic: follow-ups keep the context, new procedures switch it, corrections and
+picks work, and everything unsure goes to a person. The knowledge base is a stub with fixed rankings,
+so each test states exactly what retrieval returned."""
+
+from __future__ import annotations
+
+import pytest
+
+from actions.dialogue import Context, Dialogue, Message, ordinal, topic_words
+from knowledge_base.gate import Decision, GateConfig, decide
+from knowledge_base.retriever import Candidate
+from knowledge_base.service import Answer
+
+BIRTH, MARRIAGE, DEATH, RESIDENCE = "1.001193", "1.000894", "1.000656", "1.004194"
+
+
+def candidate(code: str, confidence: float, score: float | None = None, rank: int = 1) -> Candidate:
+    score = score if score is not None else confidence
+    return Candidate(code, code, score, confidence, confidence, rank, rank, confidence=confidence)
+
+
+class StubKnowledgeBase:
+    """Returns the ranking registered for a question (by substring); anything else ranks nothing."""
+
+    gate = GateConfig()
+
+    def __init__(self, rankings: dict[str, list[Candidate]]) -> None:
+        self.rankings = rankings
+        self.questions: list[str] = []
+
+    def ask(self, question: str, k: int = 5) -> Answer:
+        self.questions.append(question)
+        candidates = next((c for key, c in self.rankings.items() if key in question), [])
+        return Answer(question, candidates[:k], decide(candidates, self.gate))
+
+
+RANKINGS = {
+    "khai sinh": [candidate(BIRTH, 0.9), candidate(DEATH, 0.4)],
+    "kết hôn": [candidate(MARRIAGE, 0.9), candidate(BIRTH, 0.3)],
+    "khai tử": [candidate(DEATH, 0.9), candidate(BIRTH, 0.3)],
+    "hộ tịch": [candidate(BIRTH, 0.6, rank=2), candidate(MARRIAGE, 0.58, rank=1), candidate(DEATH, 0.57, rank=3)],
+    "nhầm": [candidate(BIRTH, 0.9, 0.9), candidate(DEATH, 0.8, 0.8), candidate(MARRIAGE, 0.2, 0.2)],
+    "karaoke": [candidate(RESIDENCE, 0.2)],
+}
+
+
+@pytest.fixture
+def kb() -> StubKnowledgeBase:
+    return StubKnowledgeBase(RANKINGS)
+
+
+@pytest.fixture
+def dialogue(kb: StubKnowledgeBase, store) -> Dialogue:
+    return Dialogue(kb, store)
+
+
+def test_a_named_procedure_is_answered_with_the_aspect_of_the_intent(dialogue: Dialogue) -> None:
+    turn = dialogue.respond(Message("lệ phí đăng ký khai sinh bao nhiêu", "ask_fee"), Context())
+    assert (turn.kind, turn.procedure.code, turn.aspect, turn.follow_up) == ("answer", BIRTH, "fee", False)
+
+
+@pytest.mark.parametrize(
+    ("text", "intent", "aspect"),
+    [
+        ("thế lệ phí bao nhiêu?", "ask_fee", "fee"),
+        ("nop online dc ko", "ask_online", "online"),
+        ("mất bao lâu vậy ad", "ask_time", "time"),
+        ("ho so gom nhung gi a", "ask_documents", "documents"),
+        ("nộp ở đâu", "ask_place", "place"),
+    ],
+)
+def test_a_bare_follow_up_keeps_the_procedure_in_context(
+    dialogue: Dialogue, kb: StubKnowledgeBase, text: str, intent: str, aspect: str
+) -> None:
+    turn = dialogue.respond(Message(text, intent), Context(procedure=BIRTH, aspect="overview"))
+    assert (turn.kind, turn.procedure.code, turn.aspect, turn.follow_up) == ("answer", BIRTH, aspect, True)
+    assert kb.questions == []  # no search: nothing in the message names a procedure
+
+
+def test_a_new_procedure_switches_the_context(dialogue: Dialogue) -> None:
+    turn = dialogue.respond(Message("còn đăng ký kết hôn cần giấy tờ gì", "ask_documents"), Context(procedure=BIRTH))
+    assert (turn.kind, turn.procedure.code, turn.aspect) == ("answer", MARRIAGE, "documents")
+
+
+def test_a_follow_up_without_context_is_not_guessed(dialogue: Dialogue) -> None:
+    turn = dialogue.respond(Message("thế lệ phí bao nhiêu?", "ask_fee"), Context())
+    assert (turn.kind, turn.reason) == ("handoff", "no_match")
+
+
+def test_unclear_questions_offer_the_close_candidates(dialogue: Dialogue) -> None:
+    turn = dialogue.respond(Message("làm giấy tờ hộ tịch", "ask_documents"), Context())
+    assert turn.kind == "clarify" and turn.aspect == "documents"
+    assert [p.code for p in turn.options] == [BIRTH, MARRIAGE, DEATH]
+
+
+def test_a_button_payload_answers_the_chosen_procedure_with_the_pending_aspect(dialogue: Dialogue) -> None:
+    context = Context(aspect="documents", options=(BIRTH, MARRIAGE, DEATH))
+    entities = [{"entity": "procedure", "value": MARRIAGE}]
+    turn = dialogue.respond(Message('/choose_procedure{"procedure":"1.000894"}', "choose_procedure", entities), context)
+    assert (turn.kind, turn.procedure.code, turn.aspect) == ("answer", MARRIAGE, "documents")
+
+
+@pytest.mark.parametrize(("text", "code"), [("cái thứ 2", MARRIAGE), ("cai cuoi", DEATH), ("số 1 nhé", BIRTH)])
+def test_an_ordinal_picks_among_the_options(dialogue: Dialogue, text: str, code: str) -> None:
+    turn = dialogue.respond(Message(text, "choose_procedure"), Context(aspect="fee", options=(BIRTH, MARRIAGE, DEATH)))
+    assert (turn.kind, turn.procedure.code, turn.aspect) == ("answer", code, "fee")
+
+
+def test_a_pick_without_options_asks_which_procedure(dialogue: Dialogue) -> None:
+    assert dialogue.respond(Message("cái thứ 2", "choose_procedure"), Context()).kind == "ask_which"
+
+
+def test_an_unknown_code_in_a_payload_is_not_answered(dialogue: Dialogue) -> None:
+    entities = [{"entity": "procedure", "value": "9.999999"}]
+    turn = dialogue.respond(Message("/choose_procedure", "choose_procedure", entities), Context(options=(BIRTH, DEATH)))
+    assert turn.kind == "clarify" and [p.code for p in turn.options] == [BIRTH, DEATH]
+
+
+def test_a_correction_searches_again_without_the_wrong_procedure(dialogue: Dialogue) -> None:
+    # "nhầm" ranks BIRTH first; BIRTH is what the bot answered, so DEATH is the answer now.
+    turn = dialogue.respond(Message("nhầm rồi, ý tôi là khai tử chứ không phải khai sinh", "correct_procedure"),
+                            Context(procedure=DEATH, aspect="fee"))
+    assert turn.kind == "answer" and turn.procedure.code != DEATH
+
+
+def test_a_correction_excludes_the_procedure_in_context(dialogue: Dialogue) -> None:
+    turn = dialogue.respond(Message("nhầm rồi, thủ tục cho người mất", "correct_procedure"), Context(procedure=BIRTH, aspect="fee"))
+    assert (turn.kind, turn.procedure.code, turn.aspect) == ("answer", DEATH, "fee")
+
+
+def test_a_bare_no_falls_back_to_the_other_options(dialogue: Dialogue) -> None:
+    turn = dialogue.respond(Message("không phải", "correct_procedure"), Context(procedure=BIRTH, options=(BIRTH, MARRIAGE, DEATH)))
+    assert turn.kind == "clarify" and [p.code for p in turn.options] == [MARRIAGE, DEATH]
+    assert dialogue.respond(Message("không phải", "correct_procedure"), Context(procedure=BIRTH)).kind == "ask_which"
+
+
+@pytest.mark.parametrize("intent", ["request_human", "complain", "out_of_scope", "nlu_fallback"])
+def test_handoff_intents_go_to_a_person_without_searching(dialogue: Dialogue, kb: StubKnowledgeBase, intent: str) -> None:
+    turn = dialogue.respond(Message("đăng ký khai sinh", intent), Context(procedure=BIRTH))
+    assert (turn.kind, turn.reason) == ("handoff", intent)
+    assert kb.questions == []
+
+
+def test_low_confidence_hands_off(dialogue: Dialogue) -> None:
+    turn = dialogue.respond(Message("xin giấy phép karaoke", "ask_procedure"), Context())
+    assert (turn.kind, turn.reason) == ("handoff", "low_confidence")
+
+
+def test_topic_words_drop_fillers_and_aspect_words_only() -> None:
+    assert topic_words("thế lệ phí bao nhiêu?") == []
+    assert topic_words("nop online dc ko") == []
+    assert topic_words("cho hỏi làm giấy khai sinh") == ["khai", "sinh"]
+    assert "khau" in topic_words("cần mang theo sổ hộ khẩu không")
+
+
+@pytest.mark.parametrize(("text", "index"), [("cái thứ 2", 1), ("thu ba", 2), ("cái đầu tiên", 0), ("cái cuối", -1), ("không biết", None)])
+def test_ordinal(text: str, index: int | None) -> None:
+    assert ordinal(text) == index
