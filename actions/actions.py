@@ -11,6 +11,8 @@ ARCHITECTURE.md as the message's ``custom`` object.
 from __future__ import annotations
 
 import logging
+import os
+import threading
 from functools import lru_cache
 from typing import Any
 
@@ -180,3 +182,16 @@ class ActionFeedback(Action):
             log.exception("could not store feedback for %s", tracker.sender_id)
         dispatcher.utter_message(response="utter_feedback_thanks" if helpful else "utter_feedback_sorry")
         return [SlotSet("awaiting_feedback", False)]
+
+
+def _warm_up() -> None:
+    try:
+        dialogue().kb.warm_up()
+    except Exception:  # reported again, with its cause, on the first question
+        log.exception("warming up the knowledge base failed")
+
+
+if os.environ.get("ACTIONS_WARM_UP") == "1":
+    # The action server imports this module at start: load the model and index in the background so
+    # the first citizen does not wait for them.
+    threading.Thread(target=_warm_up, name="kb-warm-up", daemon=True).start()

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from knowledge_base.schema import Channel, Document, Fee, Procedure
+from knowledge_base.text import fold
 
 
 class Phrases:
@@ -52,13 +53,16 @@ def channel_fees(channel: Channel, say: Phrases) -> str:
     return "; ".join(fee_text(fee, say) for fee in channel.fees)
 
 
-def duration_text(channel: Channel) -> str:
+def duration_text(channel: Channel, say: Phrases) -> str:
+    """The processing time as recorded; a number whose unit the record lost is shown as such."""
     time = channel.time
     if time is None:
         return ""
+    if time.value is not None and not time.unit:
+        return say("utter_part_duration_no_unit", text=time.text or f"{time.value:g}")
     if time.text:
         return time.text
-    if time.value is not None and time.unit:
+    if time.value is not None:
         return f"{time.value:g} {time.unit}"
     return ""
 
@@ -70,7 +74,8 @@ def document_text(document: Document, say: Phrases) -> str:
     if document.copy_type:
         details.append(say(f"utter_part_copy_{document.copy_type}"))
     if document.form:
-        details.append(say("utter_part_form", form=document.form))
+        same_word = fold(document.form).startswith(fold(say("utter_part_form", form="")).strip())
+        details.append(document.form if same_word else say("utter_part_form", form=document.form))
     if document.applies_to:
         details.append(say("utter_part_applies_to", case=document.applies_to))
     suffix = f" ({'; '.join(details)})" if details else ""
@@ -88,7 +93,13 @@ def _labelled(pairs: list[tuple[str, str]], say: Phrases) -> str | None:
 
 
 def _channel_lines(procedure: Procedure, value, say: Phrases) -> str | None:
-    return _labelled([(say(f"utter_part_channel_{c.kind}"), value(c)) for c in procedure.channels], say)
+    """One line per distinct value; channels with the same value share a line."""
+    grouped: dict[str, list[str]] = {}
+    for channel in procedure.channels:
+        text = value(channel)
+        if text:
+            grouped.setdefault(text, []).append(say(f"utter_part_channel_{channel.kind}"))
+    return _labelled([(", ".join(labels), text) for text, labels in grouped.items()], say)
 
 
 def facts(procedure: Procedure, aspect: str, say: Phrases) -> str | None:
@@ -98,7 +109,7 @@ def facts(procedure: Procedure, aspect: str, say: Phrases) -> str | None:
     if aspect == "fee":
         return _channel_lines(procedure, lambda c: channel_fees(c, say), say)
     if aspect == "time":
-        return _channel_lines(procedure, duration_text, say)
+        return _channel_lines(procedure, lambda c: duration_text(c, say), say)
     if aspect == "place":
         places = [procedure.submit_at] if procedure.submit_at else []
         if procedure.agency and procedure.agency not in procedure.submit_at:
@@ -121,7 +132,7 @@ def online_text(procedure: Procedure, say: Phrases) -> str | None:
         return say("utter_part_online_no")
     lines = [say("utter_part_online_yes")]
     lines.append(say("utter_part_online_link", url=procedure.portal_url) if procedure.portal_url else say("utter_part_online_portal"))
-    details = _channel_lines(procedure.model_copy(update={"channels": [procedure.channel("online")]}), duration_text, say)
+    details = _channel_lines(procedure.model_copy(update={"channels": [procedure.channel("online")]}), lambda c: duration_text(c, say), say)
     if details:
         lines.append(details)
     return "\n".join(lines)
@@ -132,7 +143,7 @@ def overview(procedure: Procedure, say: Phrases) -> str:
     pairs = [
         (say("utter_part_overview_agency"), procedure.agency),
         (say("utter_part_overview_place"), procedure.submit_at),
-        (say("utter_part_overview_time"), duration_text(first) if first else ""),
+        (say("utter_part_overview_time"), duration_text(first, say) if first else ""),
         (say("utter_part_overview_fee"), channel_fees(first, say) if first else ""),
         (say("utter_part_overview_online"), (say("utter_part_yes") if procedure.online else say("utter_part_no")) if procedure.channels else ""),
         (
