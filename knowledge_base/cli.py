@@ -11,6 +11,7 @@ import json
 import logging
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from knowledge_base.settings import get_settings
@@ -166,16 +167,23 @@ def _cmd_calibrate_gate(args: argparse.Namespace) -> int:
     from knowledge_base.evaluate import read_questions
     from knowledge_base.service import KnowledgeBase
 
+    from knowledge_base.gate import profile_key
+    from knowledge_base.service import open_store
+
     kb = KnowledgeBase.from_settings()
-    samples = collect(read_questions(Path(args.file)), lambda q: kb.ask(q, k=10).candidates)
+    stored = {p.code for p in open_store(kb.settings).all()}
+    # A question whose procedures are not in this database is one the corpus cannot answer.
+    questions = [replace(q, expected=[c for c in q.expected if c in stored]) for q in read_questions(Path(args.file))]
+    samples = collect(questions, lambda q: kb.ask(q, k=10).candidates)
     config, score = best_config(samples)
     print(f"chosen thresholds: {config}")
     print(f"on all {len(samples)} questions: {score.counts} (targets met: {score.feasible})")
     held_out = cross_validate(samples)
     print(f"5-fold cross-validated outcomes: {held_out}")
     if args.write:
-        write_config(config, kb.embedder.name, note=f"calibrated on {Path(args.file).name}, {len(samples)} questions")
-        print(f"written for model {kb.embedder.name!r}")
+        key = profile_key(kb.embedder.name, kb.retriever.index.manifest.get("procedures"))
+        write_config(config, key, note=f"calibrated on {Path(args.file).name}, {len(samples)} questions")
+        print(f"written for {key!r}")
     return 0
 
 

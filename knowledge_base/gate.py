@@ -78,12 +78,29 @@ def decide(candidates: Sequence[Candidate], config: GateConfig) -> Decision:
     return Decision("handoff", reason="low_confidence", confidence=top.confidence)
 
 
-def load_gate_config(path: Path = GATE_FILE, model: str | None = None) -> GateConfig:
-    """Read thresholds from ``path``: the section for ``model`` if present, else ``default``."""
+# Below this many procedures a corpus is "small" (the ward's own ~50): confidences and margins run
+# differently from the full national import, so it has thresholds of its own when calibrated.
+SMALL_CORPUS = 500
+
+
+def profile_key(model: str, procedures: int | None) -> str:
+    """The gate-file section for ``model`` over a corpus of ``procedures``: ``model@small`` or ``model``."""
+    return f"{model}@small" if procedures is not None and procedures < SMALL_CORPUS else model
+
+
+def load_gate_config(path: Path = GATE_FILE, model: str | None = None, procedures: int | None = None) -> GateConfig:
+    """Read thresholds from ``path``: the section for ``model`` and the corpus size if calibrated,
+    else the section for ``model``, else ``default``."""
     if not path.is_file():
         return GateConfig()
     data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    section = (data.get("models") or {}).get(model) or data.get("default") or {}
+    models = data.get("models") or {}
+    section = (
+        (models.get(profile_key(model, procedures)) if model else None)
+        or models.get(model)
+        or data.get("default")
+        or {}
+    )
     try:
         return GateConfig(**section)
     except TypeError as exc:

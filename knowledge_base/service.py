@@ -63,7 +63,9 @@ class KnowledgeBase:
 
     @cached_property
     def gate(self) -> GateConfig:
-        return self._gate or load_gate_config(model=self.embedder.name)
+        if self._gate:
+            return self._gate
+        return load_gate_config(model=self.embedder.name, procedures=self.retriever.index.manifest.get("procedures"))
 
     def warm_up(self) -> None:
         """Load the model and the index now rather than on the first question."""

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from knowledge_base.gate import GateConfig, decide, load_gate_config
+from knowledge_base.gate import GateConfig, decide, load_gate_config, profile_key
 from knowledge_base.retriever import Candidate
 
 CONFIG = GateConfig(answer_score=0.6, answer_margin=0.05, agree_score=0.55, clarify_score=0.4, clarify_window=0.1)
@@ -53,6 +53,16 @@ def test_load_gate_config_prefers_the_model_section(tmp_path: Path) -> None:
     assert load_gate_config(path, model="m1").answer_score == 0.9
     assert load_gate_config(path, model="other").answer_score == 0.7
     assert load_gate_config(tmp_path / "missing.yml") == GateConfig()
+
+
+def test_a_small_corpus_uses_its_own_section_when_calibrated(tmp_path: Path) -> None:
+    path = tmp_path / "gate.yml"
+    path.write_text("models:\n  m1: {answer_score: 0.9}\n  m1@small: {answer_score: 0.5}\n  m2: {answer_score: 0.8}\n")
+    assert load_gate_config(path, model="m1", procedures=50).answer_score == 0.5
+    assert load_gate_config(path, model="m1", procedures=2642).answer_score == 0.9
+    assert load_gate_config(path, model="m1").answer_score == 0.9
+    assert load_gate_config(path, model="m2", procedures=50).answer_score == 0.8  # not calibrated small: falls back
+    assert profile_key("m1", 499) == "m1@small" and profile_key("m1", 500) == "m1"
 
 
 def test_load_gate_config_names_a_bad_key(tmp_path: Path) -> None:
