@@ -13,7 +13,11 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help run test setup corpus model index shell lock clean bench
+RASA := RASA_TELEMETRY_ENABLED=false $(RASA_VENV)/bin/python -m rasa
+RASA_MODEL := var/rasa/models/ward.tar.gz
+RASA_INPUTS := config.yml domain.yml $(wildcard bot/data/*.yml bot/data/nlu/*.yml bot/components/*.py) \
+	knowledge_base/text.py $(wildcard knowledge_base/data/teencode.yml knowledge_base/data/synonyms.yml)
+.PHONY: help run test setup corpus model index shell lock clean bench bench-dialogue rasa-model
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -46,16 +50,27 @@ index: model ## build the search index when the corpus or model changed
 shell: index ## ask the knowledge base questions in the terminal
 	$(KB) shell
 
-run: setup index ## start the product (today: the knowledge base, in the terminal)
-	@echo "The Rasa assistant and the web app are not built yet; starting the knowledge base shell."
-	$(KB) shell
+# Rasa retrains only when its inputs changed (and `rasa train` itself skips an unchanged model).
+$(RASA_MODEL): $(RASA_INPUTS) | $(RASA_VENV)/.installed
+	$(RASA) train --domain domain.yml --data bot/data --config config.yml \
+		--out $(dir $(RASA_MODEL)) --fixed-model-name $(basename $(basename $(notdir $(RASA_MODEL))))
+	@touch $@
 
-test: setup ## run every test (SQLite, PostgreSQL when a server can be started, and the Rasa side)
-	scripts/test-postgres.sh $(PY) -m pytest -q
-	scripts/test-rasa.sh
+rasa-model: setup $(RASA_MODEL) ## train the Rasa assistant (NLU + dialogue) when its data changed
+
+run: setup index $(RASA_MODEL) ## start the assistant: action server (:5055) and Rasa (:5005); Ctrl-C stops
+	$(PY) -m web.stack
+
+test: setup $(RASA_MODEL) ## run every test (SQLite, PostgreSQL when a server can be started, and the Rasa side)
+	REQUIRE_RASA_STACK=1 RASA_MODEL=$(RASA_MODEL) scripts/test-postgres.sh $(PY) -m pytest -q
+	RASA_MODEL=$(RASA_MODEL) scripts/test-rasa.sh
 
 bench: index ## measure retrieval quality, speed and memory (see benchmarks/README.md)
 	$(PY) -m benchmarks.retrieval
+
+bench-dialogue: index $(RASA_MODEL) ## measure the running assistant: conversations and latency
+	$(PY) -m benchmarks.dialogue quality
+	$(PY) -m benchmarks.dialogue latency --concurrency 1 10
 
 lock: ## re-pin requirements/app.lock.txt from requirements/app.in
 	$(PY) -m pip install -qq -r requirements/app.in

@@ -7,6 +7,7 @@ The conversation's context is the procedure last answered, the aspect last asked
 last offered. A message is read in this order:
 
 1. intents that always go to a person (asked for one, complaint, out of scope, NLU fallback);
+   (an NLU fallback is searched, and handed off unless retrieval is confident);
 2. a pick among clarification options (a button payload or "cái thứ 2");
 3. a correction ("không phải, ý tôi là …"): search again without the procedure in context;
 4. a question: a bare follow-up ("thế lệ phí bao nhiêu?") keeps the procedure in context; a message
@@ -43,7 +44,7 @@ INTENT_ASPECTS = {
     "ask_steps": "steps",
     "ask_legal": "legal",
 }
-HANDOFF_INTENTS = ("request_human", "complain", "out_of_scope", "nlu_fallback")
+HANDOFF_INTENTS = ("request_human", "complain", "out_of_scope")
 
 TurnKind = Literal["answer", "clarify", "ask_which", "handoff"]
 
@@ -155,9 +156,11 @@ class Dialogue:
         intent = message.intent
         if intent in HANDOFF_INTENTS:
             return Turn("handoff", reason=intent)
+        if intent == "nlu_fallback":
+            return self._unsure(message, context)
         if intent == "choose_procedure":
             return self._choose(message, context)
-        if intent == "correct_procedure":
+        if intent == "correct_procedure" and context.procedure:
             return self._correct(message, context)
         aspect = INTENT_ASPECTS.get(intent, "overview")
         return self._question(message, context, aspect)
@@ -175,6 +178,16 @@ class Dialogue:
             # One stray word ("thế còn cho người nước ngoài?") is not enough to leave the context.
             return Turn("answer", aspect, in_context, follow_up=True)
         return turn
+
+    def _unsure(self, message: Message, context: Context) -> Turn:
+        """The NLU could not tell what the message is. When it names a procedure and retrieval is
+        confident (or offers close options), that is still answered as an overview; anything else
+        goes to an officer with the reason ``nlu_fallback``."""
+        if not topic_words(message.text):
+            return Turn("handoff", reason="nlu_fallback")
+        answer = self.kb.ask(message.text)
+        turn = self._from_decision(answer.decision.kind, answer.decision.options, answer.decision.reason, "overview")
+        return turn if turn.kind != "handoff" else Turn("handoff", reason="nlu_fallback")
 
     def _choose(self, message: Message, context: Context) -> Turn:
         aspect = context.aspect or "overview"

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Check the Rasa side of the project in .venv-rasa (Python 3.10, Rasa 3.6):
 #   1. `rasa data validate` on the project (domain.yml, config.yml, bot/data);
-#   2. pytest on the custom NLU components, including a real `rasa train nlu` (a few minutes).
+#   2. pytest on the custom NLU components, including a real `rasa train nlu` (a few minutes);
+#   3. `rasa test core --e2e --fail-on-prediction-errors` on the test conversations in
+#      tests/bot/conversations with the trained model ($RASA_MODEL, `make rasa-model`): every user
+#      message must get the story's intent and entities, every bot step the story's action.
 #
 #   scripts/test-rasa.sh [PYTEST_ARGS...]      e.g. scripts/test-rasa.sh -k tokens
 #
@@ -23,4 +26,22 @@ echo "test-rasa: rasa data validate" >&2
     --domain domain.yml --data bot/data --config config.yml || status=1
 echo "test-rasa: pytest tests/bot/test_components.py" >&2
 "$RASA_PY" -m pytest -q -p no:cacheprovider tests/bot/test_components.py "$@" || status=1
+RASA_MODEL=${RASA_MODEL:-var/rasa/models/ward.tar.gz}
+echo "test-rasa: rasa test core --e2e on tests/bot/conversations with $RASA_MODEL" >&2
+if [[ -f "$RASA_MODEL" ]]; then
+    out=$(mktemp -d)
+    ACTION_SERVER_URL=${ACTION_SERVER_URL:-http://127.0.0.1:5055/webhook} TRACKER_DB=${TRACKER_DB:-$out/tracker.db} \
+        "$RASA_PY" -m rasa test core --e2e --fail-on-prediction-errors --model "$RASA_MODEL" \
+        --stories tests/bot/conversations --endpoints endpoints.yml --out "$out" --no-plot >"$out/log" 2>&1
+    rc=$?
+    grep -E "Correct:|Accuracy:" "$out/log" >&2
+    if [[ $rc -ne 0 ]]; then
+        status=1
+        grep -A25 "WrongPrediction\|Failed Story" "$out/log" | head -60 >&2
+        echo "test-rasa: conversations FAILED (log: $out/log)" >&2
+    fi
+else
+    echo "test-rasa: no trained model at $RASA_MODEL (make rasa-model)" >&2
+    status=1
+fi
 exit $status

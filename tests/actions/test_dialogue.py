@@ -134,11 +134,27 @@ def test_a_bare_no_falls_back_to_the_other_options(dialogue: Dialogue) -> None:
     assert dialogue.respond(Message("không phải", "correct_procedure"), Context(procedure=BIRTH)).kind == "ask_which"
 
 
-@pytest.mark.parametrize("intent", ["request_human", "complain", "out_of_scope", "nlu_fallback"])
+@pytest.mark.parametrize("intent", ["request_human", "complain", "out_of_scope"])
 def test_handoff_intents_go_to_a_person_without_searching(dialogue: Dialogue, kb: StubKnowledgeBase, intent: str) -> None:
     turn = dialogue.respond(Message("đăng ký khai sinh", intent), Context(procedure=BIRTH))
     assert (turn.kind, turn.reason) == ("handoff", intent)
     assert kb.questions == []
+
+
+def test_an_nlu_fallback_naming_a_known_procedure_is_answered_as_an_overview(dialogue: Dialogue) -> None:
+    turn = dialogue.respond(Message("đăng ký khai sinh gấp", "nlu_fallback"), Context(procedure=MARRIAGE, aspect="fee"))
+    assert (turn.kind, turn.procedure.code, turn.aspect) == ("answer", BIRTH, "overview")
+
+
+@pytest.mark.parametrize("text", ["asdf qwer", "xin giấy phép karaoke", "ok ok", ""])
+def test_an_nlu_fallback_without_a_confident_match_hands_off(dialogue: Dialogue, text: str) -> None:
+    turn = dialogue.respond(Message(text, "nlu_fallback"), Context(procedure=BIRTH))
+    assert (turn.kind, turn.reason) == ("handoff", "nlu_fallback")
+
+
+def test_a_correction_with_nothing_in_context_is_a_question(dialogue: Dialogue) -> None:
+    turn = dialogue.respond(Message("tôi muốn hỏi về đăng ký kết hôn", "correct_procedure"), Context())
+    assert (turn.kind, turn.procedure.code, turn.aspect) == ("answer", MARRIAGE, "overview")
 
 
 def test_low_confidence_hands_off(dialogue: Dialogue) -> None:
