@@ -25,6 +25,18 @@ from knowledge_base.retriever import Candidate
 MAX_WRONG_ANSWER_RATE = 0.05
 MIN_UNANSWERABLE_HANDOFF_RATE = 0.92
 
+
+@dataclass(frozen=True)
+class Targets:
+    """What a threshold choice must meet: at most ``max_wrong`` of the answerable questions answered
+    wrongly, at least ``min_unanswerable_handoff`` of the unanswerable ones handed off."""
+
+    max_wrong: float = MAX_WRONG_ANSWER_RATE
+    min_unanswerable_handoff: float = MIN_UNANSWERABLE_HANDOFF_RATE
+
+
+DEFAULT_TARGETS = Targets()
+
 GRID = {
     "answer_score": [0.30, 0.35, 0.40, 0.45, 0.50, 0.55, 0.60, 0.65, 0.70, 0.80],
     "answer_margin": [0.0, 0.02, 0.04, 0.06, 0.08, 0.12, 0.16],
@@ -55,7 +67,10 @@ class Score:
 
     @property
     def feasible(self) -> bool:
-        return self.wrong_rate <= MAX_WRONG_ANSWER_RATE and self.unanswerable_handoff_rate >= MIN_UNANSWERABLE_HANDOFF_RATE
+        return self.meets(DEFAULT_TARGETS)
+
+    def meets(self, targets: Targets) -> bool:
+        return self.wrong_rate <= targets.max_wrong and self.unanswerable_handoff_rate >= targets.min_unanswerable_handoff
 
 
 class Features:
@@ -136,17 +151,19 @@ def grid() -> list[GateConfig]:
     return [GateConfig(**dict(zip(keys, values))) for values in itertools.product(*(GRID[k] for k in keys))]
 
 
-def best_config(samples: Sequence[Sample]) -> tuple[GateConfig, Score]:
+def best_config(samples: Sequence[Sample], targets: Targets = DEFAULT_TARGETS) -> tuple[GateConfig, Score]:
     """The grid point with the highest utility among those meeting the targets (else the safest)."""
     features = Features(samples)
     scored = [(config, score(features, config)) for config in grid()]
-    feasible = [pair for pair in scored if pair[1].feasible]
+    feasible = [pair for pair in scored if pair[1].meets(targets)]
     if feasible:
         return max(feasible, key=lambda pair: pair[1].utility)
     return max(scored, key=lambda pair: (pair[1].unanswerable_handoff_rate - pair[1].wrong_rate, pair[1].utility))
 
 
-def cross_validate(samples: Sequence[Sample], folds: int = 5, seed: int = 13) -> dict[str, int]:
+def cross_validate(
+    samples: Sequence[Sample], folds: int = 5, seed: int = 13, targets: Targets = DEFAULT_TARGETS
+) -> dict[str, int]:
     """Choose thresholds on k−1 folds, count outcomes on the held-out fold; return summed counts."""
     order = list(range(len(samples)))
     random.Random(seed).shuffle(order)
@@ -154,7 +171,7 @@ def cross_validate(samples: Sequence[Sample], folds: int = 5, seed: int = 13) ->
     for f in range(folds):
         held = [samples[i] for i in order[f::folds]]
         train = [samples[i] for j, i in enumerate(order) if j % folds != f]
-        config, _ = best_config(train)
+        config, _ = best_config(train, targets)
         for key, value in score(held, config).counts.items():
             totals[key] = totals.get(key, 0) + value
     return totals

@@ -163,7 +163,7 @@ def _cmd_shell(args: argparse.Namespace) -> int:
 
 
 def _cmd_calibrate_gate(args: argparse.Namespace) -> int:
-    from knowledge_base.calibrate import best_config, collect, cross_validate, write_config
+    from knowledge_base.calibrate import Targets, best_config, collect, cross_validate, write_config
     from knowledge_base.evaluate import read_questions
     from knowledge_base.service import KnowledgeBase
 
@@ -175,14 +175,22 @@ def _cmd_calibrate_gate(args: argparse.Namespace) -> int:
     # A question whose procedures are not in this database is one the corpus cannot answer.
     questions = [replace(q, expected=[c for c in q.expected if c in stored]) for q in read_questions(Path(args.file))]
     samples = collect(questions, lambda q: kb.ask(q, k=10).candidates)
-    config, score = best_config(samples)
+    targets = Targets(args.max_wrong, args.min_unanswerable_handoff)
+    config, score = best_config(samples, targets)
     print(f"chosen thresholds: {config}")
-    print(f"on all {len(samples)} questions: {score.counts} (targets met: {score.feasible})")
-    held_out = cross_validate(samples)
+    print(f"on all {len(samples)} questions: {score.counts} (targets met: {score.meets(targets)})")
+    held_out = cross_validate(samples, targets=targets)
     print(f"5-fold cross-validated outcomes: {held_out}")
     if args.write:
         key = profile_key(kb.embedder.name, kb.retriever.index.manifest.get("procedures"))
-        write_config(config, key, note=f"calibrated on {Path(args.file).name}, {len(samples)} questions")
+        write_config(
+            config,
+            key,
+            note=(
+                f"{key}: calibrated on {Path(args.file).name}, {len(samples)} questions, targets: wrong <= "
+                f"{targets.max_wrong}, unanswerable handed off >= {targets.min_unanswerable_handoff}"
+            ),
+        )
         print(f"written for {key!r}")
     return 0
 
@@ -227,6 +235,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("calibrate-gate", help="choose the gate's thresholds on a labelled JSONL file")
     p.add_argument("file")
     p.add_argument("--write", action="store_true", help="store them in knowledge_base/data/gate.yml")
+    p.add_argument("--max-wrong", type=float, default=0.05, help="largest share of answerable questions answered wrongly")
+    p.add_argument(
+        "--min-unanswerable-handoff", type=float, default=0.92, help="smallest share of unanswerable questions handed off"
+    )
     p.set_defaults(func=_cmd_calibrate_gate)
 
     p = sub.add_parser("shell", help="ask questions interactively")

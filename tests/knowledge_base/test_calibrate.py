@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from knowledge_base.calibrate import Features, Sample, best_config, cross_validate, score, write_config
+from knowledge_base.calibrate import Features, Sample, Targets, best_config, cross_validate, score, write_config
 from knowledge_base.evaluate import classify
 from knowledge_base.gate import GateConfig, decide, load_gate_config
 from knowledge_base.retriever import Candidate
@@ -69,6 +69,16 @@ def test_score_penalises_wrong_answers() -> None:
     samples = _separable()
     lenient = score(samples, GateConfig(answer_score=0.0, answer_margin=0.0, agree_score=0.0, clarify_score=0.0))
     assert lenient.counts["answer_unanswerable"] == 40 and not lenient.feasible
+
+
+def test_targets_decide_what_is_feasible() -> None:
+    samples = _separable()
+    # Half the unanswerable questions look answerable: no threshold separates them.
+    samples += [Sample([Candidate("1.000009", "x", 0.95, 0.9, 0.9, 1, 1, confidence=0.9)], []) for _ in range(5)]
+    strict, strict_score = best_config(samples, Targets(max_wrong=0.05, min_unanswerable_handoff=0.92))
+    lenient, lenient_score = best_config(samples, Targets(max_wrong=0.05, min_unanswerable_handoff=0.85))
+    assert not strict_score.meets(Targets(0.05, 0.92)) and lenient_score.meets(Targets(0.05, 0.85))
+    assert lenient_score.counts["answer_correct"] >= strict_score.counts["answer_correct"]
 
 
 def test_write_config_keeps_other_models(tmp_path: Path) -> None:
