@@ -17,7 +17,7 @@ last offered. A message is read in this order:
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal, Sequence
@@ -32,7 +32,10 @@ from knowledge_base.store import ProcedureStore
 from knowledge_base.lexical import aspect_terms
 from knowledge_base.text import expand_abbreviations, fold
 
-FOLLOW_UP_FILE = Path(__file__).resolve().parent / "data" / "follow_up.yml"
+DATA = Path(__file__).resolve().parent / "data"
+FOLLOW_UP_FILE = DATA / "follow_up.yml"
+ASPECT_CUES_FILE = DATA / "aspect_cues.yml"
+AGE_VARIANTS_FILE = DATA / "age_variants.yml"
 
 INTENT_ASPECTS = {
     "ask_procedure": "overview",
@@ -45,6 +48,9 @@ INTENT_ASPECTS = {
     "ask_legal": "legal",
 }
 HANDOFF_INTENTS = ("request_human", "complain", "out_of_scope")
+
+# A follow-up may carry this many words that could name a procedure and still stay in context.
+FOLLOW_UP_MAX_TOPIC_WORDS = 3
 
 TurnKind = Literal["answer", "clarify", "ask_which", "handoff"]
 
@@ -122,6 +128,48 @@ def topic_words(text: str) -> list[str]:
     return kept
 
 
+def _folded(text: str) -> str:
+    return " ".join(re.findall(r"[a-z0-9]+", fold(expand_abbreviations(text)).replace("đ", "d")))
+
+
+@lru_cache(maxsize=1)
+def _aspect_cues() -> list[tuple[str, re.Pattern[str]]]:
+    data = yaml.safe_load(ASPECT_CUES_FILE.read_text(encoding="utf-8"))
+    return [
+        (aspect, re.compile(r"\b(" + "|".join(re.escape(_folded(c)) for c in cues) + r")\b"))
+        for aspect, cues in data.items()
+    ]
+
+
+def aspect_from_text(text: str) -> str | None:
+    """The aspect a message's own words ask about ("cần mang gì" → documents), or None. Cues are
+    tried in the file's order: "nộp hồ sơ ở đâu" asks where, not which documents."""
+    folded = _folded(text)
+    return next((aspect for aspect, pattern in _aspect_cues() if pattern.search(folded)), None)
+
+
+_AGE = re.compile(r"\b(\d{1,3})\s*(?:tuoi|t|years?|yo)\b")
+
+
+def age_of(message: "Message") -> int | None:
+    """The age a message gives (the ``age`` entity, else "10 tuổi" / "15t" in the text), or None."""
+    for value in [*message.entity_values("age"), message.text]:
+        if match := _AGE.search(_folded(value)):
+            return int(match.group(1))
+    return None
+
+
+@lru_cache(maxsize=1)
+def _age_variants() -> dict[str, tuple[str, int, str]]:
+    """code → (variant below the age, the age, variant at or above it), for both codes of a pair."""
+    pairs = yaml.safe_load(AGE_VARIANTS_FILE.read_text(encoding="utf-8")) or []
+    table = {}
+    for pair in pairs:
+        entry = (str(pair["below"]), int(pair["from_age"]), str(pair["at_or_above"]))
+        table[entry[0]] = table[entry[2]] = entry
+    return table
+
+
 _ORDINALS = (
     (re.compile(r"\b(cuoi|cuoi cung|last)\b"), -1),
     (re.compile(r"\b(1|nhat|dau tien|cai dau|so mot|first)\b"), 0),
@@ -163,21 +211,42 @@ class Dialogue:
         if intent == "correct_procedure" and context.procedure:
             return self._correct(message, context)
         aspect = INTENT_ASPECTS.get(intent, "overview")
-        return self._question(message, context, aspect)
+        if aspect == "overview":  # "a question about a procedure": its words may still name the aspect
+            aspect = aspect_from_text(message.text) or aspect
+        return self._for_age(self._question(message, context, aspect), message)
 
     # --- the cases ---------------------------------------------------------------------------
 
     def _question(self, message: Message, context: Context, aspect: str) -> Turn:
-        names_procedure = bool(message.entity_values("procedure")) or bool(topic_words(message.text))
+        mentions = self._mentions(message)
+        names_procedure = bool(mentions) or bool(topic_words(message.text))
         in_context = self._procedure(context.procedure)
         if in_context and not names_procedure:
             return Turn("answer", aspect, in_context, follow_up=True)
-        answer = self.kb.ask(message.text)
-        turn = self._from_decision(answer.decision.kind, answer.decision.options, answer.decision.reason, aspect)
-        if turn.kind == "handoff" and in_context and len(topic_words(message.text)) <= 1:
-            # One stray word ("thế còn cho người nước ngoài?") is not enough to leave the context.
-            return Turn("answer", aspect, in_context, follow_up=True)
+        turn = self._search(message.text, mentions, aspect)
+        if in_context and not mentions and len(topic_words(message.text)) <= FOLLOW_UP_MAX_TOPIC_WORDS:
+            # A few stray words ("thế còn cho người nước ngoài?") do not leave the context unless
+            # retrieval is sure of another procedure.
+            if turn.kind == "handoff" or (turn.kind == "clarify" and in_context in turn.options):
+                return Turn("answer", aspect, in_context, follow_up=True)
         return turn
+
+    def _search(self, text: str, mentions: list[str], aspect: str) -> Turn:
+        """Ask the knowledge base with the whole message; when the gate will not answer that, ask again
+        with the procedure the NLU found in it (a long message dilutes the lexical match)."""
+        answer = self.kb.ask(text)
+        turn = self._from_decision(answer.decision.kind, answer.decision.options, answer.decision.reason, aspect)
+        if turn.kind == "answer" or not mentions:
+            return turn
+        focused = self.kb.ask(" ".join(mentions))
+        retry = self._from_decision(focused.decision.kind, focused.decision.options, focused.decision.reason, aspect)
+        return retry if retry.kind == "answer" or (retry.kind == "clarify" and turn.kind == "handoff") else turn
+
+    @staticmethod
+    def _mentions(message: Message) -> list[str]:
+        """Procedure mentions the NLU extracted that say more than one word (single words such as
+        "giấy" or "làm" are extraction noise)."""
+        return [m for m in message.entity_values("procedure") if len(m.split()) >= 2 and not CODE_PATTERN.match(m)]
 
     def _unsure(self, message: Message, context: Context) -> Turn:
         """The NLU could not tell what the message is. When it names a procedure and retrieval is
@@ -185,9 +254,8 @@ class Dialogue:
         goes to an officer with the reason ``nlu_fallback``."""
         if not topic_words(message.text):
             return Turn("handoff", reason="nlu_fallback")
-        answer = self.kb.ask(message.text)
-        turn = self._from_decision(answer.decision.kind, answer.decision.options, answer.decision.reason, "overview")
-        return turn if turn.kind != "handoff" else Turn("handoff", reason="nlu_fallback")
+        turn = self._search(message.text, self._mentions(message), aspect_from_text(message.text) or "overview")
+        return self._for_age(turn, message) if turn.kind != "handoff" else Turn("handoff", reason="nlu_fallback")
 
     def _choose(self, message: Message, context: Context) -> Turn:
         aspect = context.aspect or "overview"
@@ -221,6 +289,15 @@ class Dialogue:
         return self._from_decision(decision.kind, decision.options, decision.reason, aspect)
 
     # --- helpers -----------------------------------------------------------------------------
+
+    def _for_age(self, turn: Turn, message: Message) -> Turn:
+        """Swap an age-dependent procedure for the variant that fits the age the citizen gave."""
+        age = age_of(message)
+        if age is None or turn.kind != "answer" or turn.procedure.code not in _age_variants():
+            return turn
+        below, limit, above = _age_variants()[turn.procedure.code]
+        fitting = self._procedure(below if age < limit else above)
+        return replace(turn, procedure=fitting) if fitting else turn
 
     def _from_decision(self, kind: str, codes: Sequence[str], reason: str, aspect: str) -> Turn:
         procedures = self._procedures(codes)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from actions.dialogue import Context, Dialogue, Message, ordinal, topic_words
+from actions.dialogue import Context, Dialogue, Message, age_of, aspect_from_text, ordinal, topic_words
 from knowledge_base.gate import Decision, GateConfig, decide
 from knowledge_base.retriever import Candidate
 from knowledge_base.service import Answer
@@ -172,3 +172,37 @@ def test_topic_words_drop_fillers_and_aspect_words_only() -> None:
 @pytest.mark.parametrize(("text", "index"), [("cái thứ 2", 1), ("thu ba", 2), ("cái đầu tiên", 0), ("cái cuối", -1), ("không biết", None)])
 def test_ordinal(text: str, index: int | None) -> None:
     assert ordinal(text) == index
+
+
+@pytest.mark.parametrize(
+    ("text", "aspect"),
+    [
+        ("đi khai sinh cho bé thì cầm theo những giấy gì", "documents"),
+        ("phải lên đâu để làm giấy chứng tử", "place"),
+        ("nộp hồ sơ nhập học có mất đồng nào ko", "fee"),
+        ("khai sinh cho con online làm sao", "online"),
+        ("which papers do I need", "documents"),
+        ("làm giấy khai sinh", None),
+        ("thẻ căn cước", None),  # "căn cước" is not "căn cứ"
+    ],
+)
+def test_aspect_from_text(text: str, aspect: str | None) -> None:
+    assert aspect_from_text(text) == aspect
+
+
+def test_a_general_question_takes_the_aspect_its_words_name(dialogue: Dialogue) -> None:
+    turn = dialogue.respond(Message("khai sinh cho con thì cầm theo những giấy gì", "ask_procedure"), Context())
+    assert (turn.procedure.code, turn.aspect) == (BIRTH, "documents")
+
+
+@pytest.mark.parametrize(("text", "age"), [("bé 10 tuổi", 10), ("con e 15t", 15), ("lam cccd", None), ("năm 2024", None)])
+def test_age_of(text: str, age: int | None) -> None:
+    assert age_of(Message(text, "ask_procedure")) == age
+
+
+@pytest.mark.parametrize(("text", "code"), [("làm căn cước cho bé 10 tuổi", "1.014062"), ("căn cước cho con 15 tuổi", "1.014061")])
+def test_the_id_card_variant_follows_the_age(store, text: str, code: str) -> None:
+    under, over = "1.014062", "1.014061"
+    kb = StubKnowledgeBase({"căn cước": [candidate(over if "10" in text else under, 0.9), candidate(BIRTH, 0.2)]})
+    turn = Dialogue(kb, store).respond(Message(text, "ask_documents"), Context())
+    assert (turn.kind, turn.procedure.code) == ("answer", code)
