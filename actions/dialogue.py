@@ -249,9 +249,14 @@ class Dialogue:
         return [m for m in message.entity_values("procedure") if len(m.split()) >= 2 and not CODE_PATTERN.match(m)]
 
     def _unsure(self, message: Message, context: Context) -> Turn:
-        """The NLU could not tell what the message is. When it names a procedure and retrieval is
-        confident (or offers close options), that is still answered as an overview; anything else
-        goes to an officer with the reason ``nlu_fallback``."""
+        """The NLU could not tell what the message is. A short question naming an aspect is a
+        follow-up on the procedure in context; a message naming a procedure that retrieval is
+        confident of (or offers close options for) is answered; anything else goes to an officer
+        with the reason ``nlu_fallback``."""
+        in_context = self._procedure(context.procedure)
+        cue = aspect_from_text(message.text)
+        if in_context and cue and len(topic_words(message.text)) <= FOLLOW_UP_MAX_TOPIC_WORDS:
+            return Turn("answer", cue, in_context, follow_up=True)  # "nộp rồi chờ mấy hôm"
         if not topic_words(message.text):
             return Turn("handoff", reason="nlu_fallback")
         turn = self._search(message.text, self._mentions(message), aspect_from_text(message.text) or "overview")
@@ -276,6 +281,8 @@ class Dialogue:
     def _correct(self, message: Message, context: Context) -> Turn:
         aspect = context.aspect or "overview"
         wrong = context.procedure
+        if wrong in _age_variants() and age_of(message) is not None:  # "à nhầm, cháu mới 12 tuổi"
+            return self._for_age(Turn("answer", aspect, self._procedure(wrong)), message)
         if not topic_words(message.text) and not message.entity_values("procedure"):
             options = self._procedures(c for c in context.options if c != wrong)
             if len(options) >= 2:

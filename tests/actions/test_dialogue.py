@@ -206,3 +206,14 @@ def test_the_id_card_variant_follows_the_age(store, text: str, code: str) -> Non
     kb = StubKnowledgeBase({"căn cước": [candidate(over if "10" in text else under, 0.9), candidate(BIRTH, 0.2)]})
     turn = Dialogue(kb, store).respond(Message(text, "ask_documents"), Context())
     assert (turn.kind, turn.procedure.code) == ("answer", code)
+
+
+def test_an_unsure_short_question_with_an_aspect_is_a_follow_up(dialogue: Dialogue) -> None:
+    turn = dialogue.respond(Message("nộp rồi chờ mấy hôm", "nlu_fallback"), Context(procedure=MARRIAGE, aspect="documents"))
+    assert (turn.kind, turn.procedure.code, turn.aspect, turn.follow_up) == ("answer", MARRIAGE, "time", True)
+
+
+def test_a_correction_of_the_age_switches_the_id_card_variant(store) -> None:
+    dialogue = Dialogue(StubKnowledgeBase({}), store)
+    turn = dialogue.respond(Message("à e nhầm, cháu mới 12 tuổi thôi", "correct_procedure"), Context(procedure="1.014061", aspect="fee"))
+    assert (turn.kind, turn.procedure.code, turn.aspect) == ("answer", "1.014062", "fee")
