@@ -16,7 +16,8 @@ export TRANSFORMERS_OFFLINE := 1
 RASA := RASA_TELEMETRY_ENABLED=false $(RASA_VENV)/bin/python -m rasa
 RASA_MODEL := var/rasa/models/ward.tar.gz
 RASA_INPUTS := config.yml domain.yml $(wildcard bot/data/*.yml bot/data/nlu/*.yml bot/components/*.py) \
-	knowledge_base/text.py $(wildcard knowledge_base/data/teencode.yml knowledge_base/data/synonyms.yml)
+	knowledge_base/text.py $(wildcard knowledge_base/data/teencode.yml knowledge_base/data/synonyms.yml \
+	knowledge_base/data/follow_up_words.yml knowledge_base/data/aspect_terms.yml)
 .PHONY: help run test setup corpus model index shell lock clean bench bench-dialogue rasa-model
 
 help: ## list the targets

@@ -29,11 +29,9 @@ from knowledge_base.retriever import Candidate
 from knowledge_base.schema import CODE_PATTERN, Procedure
 from knowledge_base.service import KnowledgeBase
 from knowledge_base.store import ProcedureStore
-from knowledge_base.lexical import aspect_terms
-from knowledge_base.text import expand_abbreviations, fold
+from knowledge_base.text import expand_abbreviations, fold, topic_words
 
 DATA = Path(__file__).resolve().parent / "data"
-FOLLOW_UP_FILE = DATA / "follow_up.yml"
 ASPECT_CUES_FILE = DATA / "aspect_cues.yml"
 AGE_VARIANTS_FILE = DATA / "age_variants.yml"
 
@@ -91,41 +89,6 @@ class Message:
 
     def entity_values(self, name: str) -> list[str]:
         return [str(e.get("value", "")) for e in self.entities if e.get("entity") == name and e.get("value")]
-
-
-@lru_cache(maxsize=1)
-def _empty_words() -> tuple[frozenset[str], frozenset[tuple[str, str]]]:
-    """Folded syllables, and syllable pairs, that name no procedure: fillers and aspect words."""
-    fillers = yaml.safe_load(FOLLOW_UP_FILE.read_text(encoding="utf-8"))["fillers"]
-    singles = {fold(str(w)) for w in fillers}
-    pairs = set()
-    for term in aspect_terms()[0]:
-        parts = tuple(str(term).split("_"))
-        if len(parts) == 2:
-            pairs.add(parts)
-        else:
-            singles.update(parts)
-    return frozenset(singles), frozenset(pairs)
-
-
-def topic_words(text: str) -> list[str]:
-    """The folded syllables of ``text`` that may name a procedure (fillers, aspect words and numbers
-    removed). Empty for a bare follow-up such as "thế lệ phí bao nhiêu?", and for a button payload
-    ("/choose_procedure{...}"), which names its procedure in an entity."""
-    if text.lstrip().startswith("/"):
-        return []
-    words = re.findall(r"[a-z0-9]+", fold(expand_abbreviations(text)).replace("đ", "d"))
-    singles, pairs = _empty_words()
-    kept: list[str] = []
-    i = 0
-    while i < len(words):
-        if i + 1 < len(words) and (words[i], words[i + 1]) in pairs:
-            i += 2
-            continue
-        if words[i] not in singles and not words[i].isdigit():
-            kept.append(words[i])
-        i += 1
-    return kept
 
 
 def _folded(text: str) -> str:

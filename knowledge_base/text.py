@@ -541,3 +541,52 @@ def query_forms(text: str, rules: TextRules | None = None) -> QueryForms:
     normalized = expand_abbreviations(text, rules)
     expanded = expand_synonyms(normalized, rules)
     return QueryForms(normalized=normalized, expanded=expanded, folded=fold(expanded))
+
+
+# --- words that name no procedure -----------------------------------------------------------------
+
+FOLLOW_UP_WORDS_FILE = "follow_up_words.yml"
+ASPECT_TERMS_FILE = "aspect_terms.yml"
+
+
+@functools.cache
+def _empty_words(folder: Path = DATA_DIR) -> tuple[frozenset[str], frozenset[tuple[str, str]]]:
+    """Folded syllables, and syllable pairs, that name no procedure: follow-up fillers
+    (``follow_up_words.yml``) and the aspect words of ``aspect_terms.yml``."""
+    fillers = (_read_yaml(folder / FOLLOW_UP_WORDS_FILE) or {}).get("fillers") or []
+    aspect = (_read_yaml(folder / ASPECT_TERMS_FILE) or {}).get("terms") or []
+    singles = {fold(str(word)) for word in fillers}
+    pairs: set[tuple[str, str]] = set()
+    for term in aspect:
+        parts = tuple(str(term).split("_"))
+        if len(parts) == 2:
+            pairs.add(parts)
+        else:
+            singles.update(parts)
+    return frozenset(singles), frozenset(pairs)
+
+
+def topic_words(text: str) -> list[str]:
+    """The folded syllables of ``text`` that may name a procedure: fillers, aspect words and numbers
+    removed, after teencode expansion.
+
+    Empty for a bare follow-up and for a button payload ("/choose_procedure{...}").
+
+    Example:
+        ``topic_words("thế lệ phí bao nhiêu?")`` is ``[]``;
+        ``topic_words("cho hỏi làm giấy khai sinh")`` is ``["khai", "sinh"]``.
+    """
+    if text.lstrip().startswith("/"):
+        return []
+    words = re.findall(r"[a-z0-9]+", fold(expand_abbreviations(text)).replace("đ", "d"))
+    singles, pairs = _empty_words()
+    kept: list[str] = []
+    i = 0
+    while i < len(words):
+        if i + 1 < len(words) and (words[i], words[i + 1]) in pairs:
+            i += 2
+            continue
+        if words[i] not in singles and not words[i].isdigit():
+            kept.append(words[i])
+        i += 1
+    return kept

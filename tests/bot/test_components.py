@@ -316,3 +316,22 @@ def test_trained_model_survives_bad_input(trained_agent: Any, text: str) -> None
     result = _parse(trained_agent, text)
     assert isinstance(result["intent"], dict)
     assert result["text"] == text.strip()  # Rasa strips the message before parsing
+
+
+# --- ProcedureMentionFilter -------------------------------------------------------------------------
+
+
+def test_the_mention_filter_drops_filler_only_procedure_entities() -> None:
+    from bot.components.mentions import ProcedureMentionFilter
+
+    def entity(value: str, start: int, name: str = "procedure") -> dict[str, Any]:
+        return {"entity": name, "value": value, "start": start, "end": start + len(value)}
+
+    text = "thế đăng ký xe thì ra sao cho con 5 tuổi"
+    message = Message({TEXT: text})
+    message.set(
+        "entities",
+        [entity("thế", 0), entity("đăng ký xe", 4), entity("ra sao", 19), entity("5 tuổi", 34, "age")],
+    )
+    ProcedureMentionFilter().process([message])
+    assert [e["value"] for e in message.get("entities")] == ["đăng ký xe", "5 tuổi"]
