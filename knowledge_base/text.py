@@ -566,6 +566,16 @@ def _empty_words(folder: Path = DATA_DIR) -> tuple[frozenset[str], frozenset[tup
     return frozenset(singles), frozenset(pairs)
 
 
+def folded_words(text: str) -> list[str]:
+    """The folded, teencode-expanded syllables of ``text`` (đ read as d), as topic_words sees them."""
+    return re.findall(r"[a-z0-9]+", fold(expand_abbreviations(text)).replace("đ", "d"))
+
+
+def is_aspect_pair(first: str, second: str) -> bool:
+    """True when two folded syllables form an aspect word of ``aspect_terms.yml`` ("ho" + "so")."""
+    return (first, second) in _empty_words()[1]
+
+
 def topic_words(text: str) -> list[str]:
     """The folded syllables of ``text`` that may name a procedure: fillers, aspect words and numbers
     removed, after teencode expansion.
@@ -578,7 +588,7 @@ def topic_words(text: str) -> list[str]:
     """
     if text.lstrip().startswith("/"):
         return []
-    words = re.findall(r"[a-z0-9]+", fold(expand_abbreviations(text)).replace("đ", "d"))
+    words = folded_words(text)
     singles, pairs = _empty_words()
     kept: list[str] = []
     i = 0

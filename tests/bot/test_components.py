@@ -335,3 +335,14 @@ def test_the_mention_filter_drops_filler_only_procedure_entities() -> None:
     )
     ProcedureMentionFilter().process([message])
     assert [e["value"] for e in message.get("entities")] == ["đăng ký xe", "5 tuổi"]
+
+
+def test_the_mention_filter_drops_half_of_an_aspect_word() -> None:
+    from bot.components.mentions import ProcedureMentionFilter
+
+    message = Message({TEXT: "nop ho so o dau vay"})
+    message.set("entities", [{"entity": "procedure", "value": "ho", "start": 4, "end": 6}])
+    kept = Message({TEXT: "hoi ve ho khau"})
+    kept.set("entities", [{"entity": "procedure", "value": "ho khau", "start": 7, "end": 14}])
+    ProcedureMentionFilter().process([message, kept])
+    assert message.get("entities") == [] and [e["value"] for e in kept.get("entities")] == ["ho khau"]
