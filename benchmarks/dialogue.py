@@ -5,7 +5,7 @@ Starts the action server and Rasa (``web.stack``) on the current state (``DATABA
 REST channel, as the web app will.
 
     python -m benchmarks.dialogue quality [--conversations FILE] [--details OUT]
-    python -m benchmarks.dialogue latency [--conversations FILE] [--concurrency 1 10]
+    python -m benchmarks.dialogue latency [--conversations FILE] [--concurrency 1 10] [--think 0 3]
 
 Quality (FILE in the format of benchmarks/conversations/README.md): a turn expecting an answer is
 right when the reply's payload names the expected procedure and aspect; when the bot clarifies with
@@ -13,7 +13,8 @@ the expected procedure among the options, the benchmark clicks that option, as a
 judges the answer that follows. A conversation is right when every scored turn is.
 
 Latency: wall-clock time of each REST call (NLU, policies, the action server and retrieval), over
-every turn of every conversation, with N conversations running at once.
+every turn of every conversation, with N conversations running at once, each sending its next message
+right after the reply (``--think 0``, the worst case) or after a pause.
 """
 
 from __future__ import annotations
@@ -153,14 +154,16 @@ def _share(hits: int, total: int) -> str:
     return f"{hits}/{total} = {hits / total:.3f}" if total else "0/0"
 
 
-def latency(rasa_url: str, conversations: list[dict], concurrency: int) -> dict:
+def latency(rasa_url: str, conversations: list[dict], concurrency: int, think: float = 0.0) -> dict:
     run_id = uuid.uuid4().hex[:8]
     timings: list[float] = []
     lock = threading.Lock()
 
     def replay(conversation: dict) -> None:
         sender = f"load-{run_id}-{conversation['id']}"
-        for turn in conversation["turns"]:
+        for number, turn in enumerate(conversation["turns"]):
+            if think and number:
+                time.sleep(think)  # the citizen reads the reply and types the next message
             _, seconds = send(rasa_url, sender, turn["text"])
             with lock:
                 timings.append(seconds)
@@ -172,6 +175,7 @@ def latency(rasa_url: str, conversations: list[dict], concurrency: int) -> dict:
     timings.sort()
     return {
         "concurrency": concurrency,
+        "think_seconds": think,
         "messages": len(timings),
         "p50_ms": round(1000 * statistics.median(timings), 1),
         "p95_ms": round(1000 * timings[max(0, int(round(0.95 * len(timings))) - 1)], 1),
@@ -187,6 +191,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--details", type=Path, help="quality: write one JSON line per turn here")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 10])
     parser.add_argument("--rounds", type=int, default=1, help="latency: replay the conversations this many times")
+    parser.add_argument(
+        "--think", type=float, nargs="+", default=[0.0],
+        help="latency: seconds a citizen waits between their messages (0 = back to back)",
+    )
     args = parser.parse_args(argv)
     conversations = read_conversations(args.conversations)
     with Stack(rasa_port=0, action_port=0) as stack:
@@ -194,8 +202,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.mode == "quality":
             print(json.dumps(quality(stack.rasa_url, conversations, args.details), ensure_ascii=False, indent=2))
         else:
-            for n in args.concurrency:
-                print(json.dumps(latency(stack.rasa_url, conversations * args.rounds, n)), flush=True)
+            for think in args.think:
+                for n in args.concurrency:
+                    print(json.dumps(latency(stack.rasa_url, conversations * args.rounds, n, think)), flush=True)
     return 0
 
 

@@ -74,6 +74,7 @@ class Stack:
     rasa_port: int = 5005
     action_port: int = 5055
     tracker_db: Path = REPO_ROOT / "var" / "rasa" / "tracker.db"
+    endpoints: Path = REPO_ROOT / "endpoints.yml"
     token: str = field(default_factory=lambda: os.environ.get("RASA_TOKEN") or secrets.token_urlsafe(16))
     processes: list[subprocess.Popen] = field(default_factory=list)
 
@@ -117,7 +118,7 @@ class Stack:
                 [
                     str(RASA_PYTHON), "-m", "rasa", "run",
                     "--model", str(self.model),
-                    "--endpoints", "endpoints.yml",
+                    "--endpoints", str(self.endpoints),
                     "--credentials", "credentials.yml",
                     "--interface", "127.0.0.1",
                     "--port", str(self.rasa_port),
