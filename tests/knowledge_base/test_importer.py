@@ -19,7 +19,7 @@ from knowledge_base.db import ProcedureVersionRow
 from knowledge_base.importer import REPORTED_FIELDS, format_summary, import_portal
 from knowledge_base.portal import PortalFormatError, iter_portal_records
 from knowledge_base.store import ProcedureStore
-from tests.knowledge_base.test_store import database_url, make_procedure, store  # noqa: F401, F811  (fixtures)
+from tests.knowledge_base.test_store import make_procedure, store  # noqa: F401, F811  (fixtures)
 
 SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 DUMP = SHARED_DATA / "tthc-portal" / "procedures.jsonl.gz"
