@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, Text, select
-from sqlalchemy.orm import Mapped, mapped_column, sessionmaker
+from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
 from knowledge_base.db import Base, session_factory, utcnow
 
@@ -95,6 +95,17 @@ class Case:
         return cls(row.id, row.session_id, row.reason, row.status, row.question, row.procedure, created)
 
 
+def _open_row(session: Session, session_id: str) -> CaseRow | None:
+    """The newest waiting or active case of a conversation."""
+    query = (
+        select(CaseRow)
+        .where(CaseRow.session_id == session_id, CaseRow.status.in_(OPEN_STATUSES))
+        .order_by(CaseRow.id.desc())
+        .limit(1)
+    )
+    return session.scalars(query).first()
+
+
 class CaseService:
     """Open and list handoff cases, and store feedback.
 
@@ -121,12 +132,7 @@ class CaseService:
             raise ValueError("a case needs the conversation's session_id")
         question = question[:MAX_TEXT]
         with self._sessions.begin() as session:
-            row = session.scalars(
-                select(CaseRow)
-                .where(CaseRow.session_id == session_id, CaseRow.status.in_(OPEN_STATUSES))
-                .order_by(CaseRow.id.desc())
-                .limit(1)
-            ).first()
+            row = _open_row(session, session_id)
             if row is None:
                 row = CaseRow(session_id=session_id, reason=reason, question=question, procedure=procedure or "")
                 session.add(row)
@@ -145,12 +151,7 @@ class CaseService:
     def open_case_for(self, session_id: str) -> Case | None:
         """Return the waiting or active case of a conversation, if any."""
         with self._sessions() as session:
-            row = session.scalars(
-                select(CaseRow)
-                .where(CaseRow.session_id == session_id, CaseRow.status.in_(OPEN_STATUSES))
-                .order_by(CaseRow.id.desc())
-                .limit(1)
-            ).first()
+            row = _open_row(session, session_id)
             return Case.of(row) if row else None
 
     def list(self, status: CaseStatus | None = None) -> list[Case]:
