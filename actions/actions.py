@@ -21,7 +21,7 @@ from rasa_sdk.events import ConversationPaused, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.answers import Phrases, age_note, facts, source_line
-from actions.dialogue import Context, Dialogue, Message, Turn
+from actions.dialogue import HANDOFF_INTENTS, Context, Dialogue, Message, Turn
 from knowledge_base.service import KnowledgeBase, open_store
 from knowledge_base.settings import get_settings
 from web.cases import CaseService
@@ -155,7 +155,7 @@ class ActionHandoff(Action):
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         intent = message_of(tracker).intent
-        reason = intent if intent in ("request_human", "complain", "out_of_scope") else "nlu_fallback"
+        reason = intent if intent in HANDOFF_INTENTS else "nlu_fallback"
         return hand_off(dispatcher, tracker, reason)
 
 

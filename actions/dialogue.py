@@ -29,7 +29,7 @@ from knowledge_base.retriever import Candidate
 from knowledge_base.schema import CODE_PATTERN, Procedure
 from knowledge_base.service import KnowledgeBase
 from knowledge_base.store import ProcedureStore
-from knowledge_base.text import expand_abbreviations, fold, topic_words
+from knowledge_base.text import fold, folded_words, topic_words
 
 DATA = Path(__file__).resolve().parent / "data"
 ASPECT_CUES_FILE = DATA / "aspect_cues.yml"
@@ -92,7 +92,7 @@ class Message:
 
 
 def _folded(text: str) -> str:
-    return " ".join(re.findall(r"[a-z0-9]+", fold(expand_abbreviations(text)).replace("đ", "d")))
+    return " ".join(folded_words(text))
 
 
 @lru_cache(maxsize=1)
