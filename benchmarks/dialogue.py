@@ -14,13 +14,15 @@ judges the answer that follows. A conversation is right when every scored turn i
 
 Latency: wall-clock time of each REST call (NLU, policies, the action server and retrieval), over
 every turn of every conversation, with N conversations running at once, each sending its next message
-right after the reply (``--think 0``, the worst case) or after a pause.
+right after the reply (``--think 0``, the worst case) or after a pause of 0.5-1.5 times ``--think``
+seconds (reading the reply and typing the next message).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import random
 import statistics
 import sys
 import threading
@@ -161,9 +163,14 @@ def latency(rasa_url: str, conversations: list[dict], concurrency: int, think: f
 
     def replay(conversation: dict) -> None:
         sender = f"load-{run_id}-{conversation['id']}"
+        # Citizens neither start nor type in lockstep: with a pause, the first message comes within one
+        # pause of the start, and each pause lasts 0.5-1.5 times the mean (seeded per conversation).
+        pauses = random.Random(conversation["id"])
+        if think:
+            time.sleep(pauses.uniform(0, think))
         for number, turn in enumerate(conversation["turns"]):
             if think and number:
-                time.sleep(think)  # the citizen reads the reply and types the next message
+                time.sleep(pauses.uniform(0.5 * think, 1.5 * think))  # reading the reply, typing the next
             _, seconds = send(rasa_url, sender, turn["text"])
             with lock:
                 timings.append(seconds)
@@ -193,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=1, help="latency: replay the conversations this many times")
     parser.add_argument(
         "--think", type=float, nargs="+", default=[0.0],
-        help="latency: seconds a citizen waits between their messages (0 = back to back)",
+        help="latency: mean seconds a citizen takes between their messages (0 = back to back)",
     )
     args = parser.parse_args(argv)
     conversations = read_conversations(args.conversations)

@@ -13,6 +13,7 @@ import os
 import secrets
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -26,6 +27,13 @@ RASA_PYTHON = REPO_ROOT / ".venv-rasa" / "bin" / "python"
 DEFAULT_MODEL = REPO_ROOT / "var" / "rasa" / "models" / "ward.tar.gz"
 
 
+SERVICE_THREADS = {
+    "OMP_NUM_THREADS": "1",
+    "TF_INTRA_OP_PARALLELISM_THREADS": "1",
+    "TF_INTER_OP_PARALLELISM_THREADS": "1",
+}
+
+
 class StackError(RuntimeError):
     """A service did not start; the message says which and ends with its log."""
 
@@ -34,6 +42,15 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def use_write_ahead_log(database: Path) -> None:
+    """Put Rasa's SQLite tracker store in write-ahead-log mode (the mode is kept in the file): a commit
+    then appends to the log instead of rewriting pages through a rollback journal, and readers do not
+    block the writer."""
+    with sqlite3.connect(database) as connection:
+        connection.execute("PRAGMA journal_mode=WAL").fetchall()
+    connection.close()
 
 
 def _wait_until_up(url: str, process: subprocess.Popen, log: Path, timeout: float) -> None:
@@ -87,7 +104,10 @@ class Stack:
         return f"http://127.0.0.1:{self.action_port}"
 
     def _environment(self) -> dict[str, str]:
-        env = {**os.environ, **self.env}
+        # One math thread per service: Rasa (TensorFlow) and the action server (torch) share the cores,
+        # and two thread pools each sized to every core slow both down under load (measured in
+        # benchmarks/dialogue.md: 10.3 -> 14.5 messages/s). Set these variables to override.
+        env = {**SERVICE_THREADS, **os.environ, **self.env}
         env.update(
             ACTION_SERVER_URL=f"{self.action_url}/webhook",
             TRACKER_DB=str(self.tracker_db),
@@ -107,6 +127,7 @@ class Stack:
         self.action_port = self.action_port or free_port()
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self.tracker_db.parent.mkdir(parents=True, exist_ok=True)
+        use_write_ahead_log(self.tracker_db)
         env = self._environment()
         actions_log = self.log_dir / "actions.log"
         rasa_log = self.log_dir / "rasa.log"
@@ -162,6 +183,10 @@ class Stack:
         self.stop()
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m web.stack", description="Run the action server and Rasa.")
     parser.add_argument("--model", type=Path, default=DEFAULT_MODEL)
@@ -169,6 +194,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--action-port", type=int, default=int(os.environ.get("ACTION_PORT", 5055)))
     args = parser.parse_args(argv)
     stack = Stack(model=args.model, rasa_port=args.rasa_port, action_port=args.action_port)
+    # A service manager stops us with SIGTERM: stop the children too (they run in their own sessions).
+    signal.signal(signal.SIGTERM, _interrupt)
     print("starting the action server and Rasa (the first start loads models; up to a minute)...", flush=True)
     try:
         stack.start()
