@@ -135,25 +135,25 @@ class Stack:
             actions = self._spawn(
                 [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "-p", str(self.action_port)], env, actions_log
             )
-            rasa = self._spawn(
-                [
-                    str(RASA_PYTHON), "-m", "rasa", "run",
-                    "--model", str(self.model),
-                    "--endpoints", str(self.endpoints),
-                    "--credentials", "credentials.yml",
-                    "--interface", "127.0.0.1",
-                    "--port", str(self.rasa_port),
-                    "--enable-api", "--auth-token", self.token,
-                ],
-                env,
-                rasa_log,
-            )
+            rasa = self._spawn(self.rasa_command(), env, rasa_log)
             _wait_until_up(f"{self.action_url}/health", actions, actions_log, timeout)
             _wait_until_up(f"{self.rasa_url}/", rasa, rasa_log, timeout)
         except BaseException:
             self.stop()
             raise
         return self
+
+    def rasa_command(self) -> list[str]:
+        return [
+            str(RASA_PYTHON), "-m", "rasa", "run",
+            "--model", str(self.model),
+            "--endpoints", str(self.endpoints),
+            "--credentials", "credentials.yml",
+            "--interface", "127.0.0.1",
+            "--port", str(self.rasa_port),
+            # One argument with "=": a token may start with "-", which argparse would read as an option.
+            "--enable-api", f"--auth-token={self.token}",
+        ]
 
     def _spawn(self, command: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
         handle = log.open("ab")

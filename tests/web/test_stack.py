@@ -42,3 +42,13 @@ def test_services_get_one_math_thread_each_unless_told_otherwise(monkeypatch, tm
 def test_sigterm_is_turned_into_the_ctrl_c_path_that_stops_the_children():
     with pytest.raises(KeyboardInterrupt):
         stack._interrupt(15, None)
+
+
+def test_a_token_starting_with_a_dash_reaches_rasa_as_the_token():
+    import argparse
+
+    command = Stack(token="-Xy_1").rasa_command()
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--auth-token")
+    known, _ = parser.parse_known_args(command[command.index("run") + 1 :])
+    assert known.auth_token == "-Xy_1"
