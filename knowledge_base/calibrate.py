@@ -29,10 +29,16 @@ MIN_UNANSWERABLE_HANDOFF_RATE = 0.92
 @dataclass(frozen=True)
 class Targets:
     """What a threshold choice must meet: at most ``max_wrong`` of the answerable questions answered
-    wrongly, at least ``min_unanswerable_handoff`` of the unanswerable ones handed off."""
+    wrongly, at least ``min_unanswerable_handoff`` of the unanswerable ones handed off.
+
+    ``unanswerable_cost`` is what each unanswerable question that is answered or clarified costs in
+    the utility among the choices that meet the targets: 2 keeps handing off well beyond the target;
+    0 answers as many questions as the targets allow.
+    """
 
     max_wrong: float = MAX_WRONG_ANSWER_RATE
     min_unanswerable_handoff: float = MIN_UNANSWERABLE_HANDOFF_RATE
+    unanswerable_cost: float = 2.0
 
 
 DEFAULT_TARGETS = Targets()
@@ -43,6 +49,8 @@ GRID = {
     "agree_score": [0.30, 0.35, 0.40, 0.45, 0.50, 0.55, 0.60, 0.70, 1.01],
     "clarify_score": [0.20, 0.25, 0.30, 0.35, 0.40, 0.45, 0.50, 0.60],
     "clarify_window": [0.06, 0.10, 0.15, 0.25, 0.40, 1.00],
+    "cover_score": [0.80, 0.85, 0.90, 0.95, 1.00, 1.01],
+    "cover_confidence": [0.30, 0.35, 0.40],
 }
 OPTIONS = 4
 
@@ -89,12 +97,14 @@ class Features:
         self.hit = np.zeros((n, OPTIONS), dtype=bool)
         self.margin = np.zeros(n)
         self.agree = np.zeros(n, dtype=bool)
+        self.coverage = np.zeros(n)
         for i, s in enumerate(samples):
             c = s.candidates
             if not c:
                 continue
             self.margin[i] = c[0].score - c[1].score if len(c) > 1 else c[0].score
             self.agree[i] = c[0].dense_rank == 1 and c[0].lexical_rank == 1
+            self.coverage[i] = c[0].coverage
             for k, cand in enumerate(c[:OPTIONS]):
                 self.conf[i, k] = cand.confidence
                 self.gap[i, k] = c[0].score - cand.score
@@ -105,6 +115,7 @@ class Features:
         answer = self.has & (
             ((top >= config.answer_score) & (self.margin >= config.answer_margin))
             | (self.agree & (top >= config.agree_score))
+            | ((self.coverage >= config.cover_score) & (top >= config.cover_confidence))
         )
         offered = (self.conf >= config.clarify_score) & (self.gap <= config.clarify_window)
         offered[:, config.max_options :] = False
@@ -124,9 +135,10 @@ class Features:
         }
 
 
-def score(samples: Sequence[Sample] | Features, config: GateConfig) -> Score:
+def score(samples: Sequence[Sample] | Features, config: GateConfig, unanswerable_cost: float = 2.0) -> Score:
     """Outcome counts and a utility: +1 right answer, +0.6 useful clarification, −3 wrong answer,
-    −0.5 clarification without the right procedure, −2 unanswerable not handed off."""
+    −0.5 clarification without the right procedure, −``unanswerable_cost`` for each unanswerable
+    question not handed off."""
     features = samples if isinstance(samples, Features) else Features(samples)
     counts = features.outcomes(config)
     answerable = int(features.answerable.sum()) or 1
@@ -136,7 +148,7 @@ def score(samples: Sequence[Sample] | Features, config: GateConfig) -> Score:
         + 0.6 * counts["clarify_hit"]
         - 3 * counts["answer_wrong"]
         - 0.5 * counts["clarify_miss"]
-        - 2 * (counts["answer_unanswerable"] + counts["clarify_unanswerable"])
+        - unanswerable_cost * (counts["answer_unanswerable"] + counts["clarify_unanswerable"])
     )
     return Score(
         utility,
@@ -154,7 +166,7 @@ def grid() -> list[GateConfig]:
 def best_config(samples: Sequence[Sample], targets: Targets = DEFAULT_TARGETS) -> tuple[GateConfig, Score]:
     """The grid point with the highest utility among those meeting the targets (else the safest)."""
     features = Features(samples)
-    scored = [(config, score(features, config)) for config in grid()]
+    scored = [(config, score(features, config, targets.unanswerable_cost)) for config in grid()]
     feasible = [pair for pair in scored if pair[1].meets(targets)]
     if feasible:
         return max(feasible, key=lambda pair: pair[1].utility)

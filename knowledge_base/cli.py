@@ -175,7 +175,7 @@ def _cmd_calibrate_gate(args: argparse.Namespace) -> int:
     # A question whose procedures are not in this database is one the corpus cannot answer.
     questions = [replace(q, expected=[c for c in q.expected if c in stored]) for q in read_questions(Path(args.file))]
     samples = collect(questions, lambda q: kb.ask(q, k=10).candidates)
-    targets = Targets(args.max_wrong, args.min_unanswerable_handoff)
+    targets = Targets(args.max_wrong, args.min_unanswerable_handoff, args.unanswerable_cost)
     config, score = best_config(samples, targets)
     print(f"chosen thresholds: {config}")
     print(f"on all {len(samples)} questions: {score.counts} (targets met: {score.meets(targets)})")
@@ -188,7 +188,8 @@ def _cmd_calibrate_gate(args: argparse.Namespace) -> int:
             key,
             note=(
                 f"{key}: calibrated on {Path(args.file).name}, {len(samples)} questions, targets: wrong <= "
-                f"{targets.max_wrong}, unanswerable handed off >= {targets.min_unanswerable_handoff}"
+                f"{targets.max_wrong}, unanswerable handed off >= {targets.min_unanswerable_handoff}, "
+                f"unanswerable cost {targets.unanswerable_cost}"
             ),
         )
         print(f"written for {key!r}")
@@ -238,6 +239,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-wrong", type=float, default=0.05, help="largest share of answerable questions answered wrongly")
     p.add_argument(
         "--min-unanswerable-handoff", type=float, default=0.92, help="smallest share of unanswerable questions handed off"
+    )
+    p.add_argument(
+        "--unanswerable-cost", type=float, default=2.0,
+        help="utility lost per unanswerable question not handed off, among choices meeting the targets (0: answer "
+        "as much as the targets allow)",
     )
     p.set_defaults(func=_cmd_calibrate_gate)
 

@@ -26,7 +26,10 @@ class GateConfig:
     answer_score / answer_margin: answer when the top candidate's confidence is at least
     answer_score and its score leads by answer_margin; agree_score: also answer when both retrievers
     rank it first and its confidence reaches this; clarify_score: the lowest confidence still offered
-    as an option; clarify_window: options must score within this distance of the top candidate.
+    as an option; clarify_window: options must score within this distance of the top candidate;
+    cover_score / cover_confidence: also answer when the question contains at least cover_score of
+    the top candidate's name or an alias (``Candidate.coverage``) and its confidence reaches
+    cover_confidence — a long, chatty question that names its procedure (above 1.0: never).
     """
 
     answer_score: float = 0.55
@@ -34,6 +37,8 @@ class GateConfig:
     agree_score: float = 0.5
     clarify_score: float = 0.45
     clarify_window: float = 0.08
+    cover_score: float = 1.01
+    cover_confidence: float = 1.01
     max_options: int = 4
 
     def __post_init__(self) -> None:
@@ -68,6 +73,8 @@ def decide(candidates: Sequence[Candidate], config: GateConfig) -> Decision:
         return Decision("answer", [top.code], "confident", top.confidence)
     if agree and top.confidence >= config.agree_score:
         return Decision("answer", [top.code], "retrievers_agree", top.confidence)
+    if top.coverage >= config.cover_score and top.confidence >= config.cover_confidence:
+        return Decision("answer", [top.code], "names_procedure", top.confidence)
     options = [
         c.code
         for c in candidates[: config.max_options]

@@ -114,6 +114,11 @@ class LexicalIndex:
         self.body = body
         self.vocab = vocab
         self.title_weight = title_weight
+        # Each title variant's terms weighted by idf (for coverage): which of its words a question holds.
+        presence = self.title.weights.copy()
+        presence.data[:] = 1.0
+        self._title_idf = presence.multiply(self.title.idf[None, :]).tocsr()
+        self._title_mass = np.maximum(np.asarray(self._title_idf.sum(axis=1)).ravel(), 1e-9)
 
     @classmethod
     def build(
@@ -157,6 +162,22 @@ class LexicalIndex:
         combined = self.title_weight * title_scores + self.body.weights @ q
         ceiling = float((self.title_weight + 1.0) * 2.2 * (self.title.idf[ids] * q[ids]).sum())
         return np.asarray(combined, dtype=np.float32), ceiling
+
+    def coverage(self, query: str) -> np.ndarray:
+        """For every document, how much of its best title variant (the name or one alias) ``query``
+        contains: the idf-weighted share of the variant's terms found in the query, 0..1.
+
+        A question that names a procedure the way its name or an alias does ("2 đứa tính đk kết hôn
+        tháng sau" holds all of "đăng ký kết hôn") covers it fully however much else it says, while
+        the BM25 share of the question that matched (``scores``) falls with every extra word.
+        """
+        ids = [self.vocab[t] for t in set(analyze(query)) if t in self.vocab]
+        if not ids:
+            return np.zeros(len(self.codes), dtype=np.float32)
+        present = np.zeros(len(self.vocab), dtype=np.float32)
+        present[ids] = 1.0
+        shares = (self._title_idf @ present) / self._title_mass
+        return np.maximum.reduceat(shares, self._group_starts).astype(np.float32)
 
     def save(self, directory: Path) -> None:
         sparse.save_npz(directory / "lexical_title.npz", self.title.weights)

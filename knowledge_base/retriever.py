@@ -48,7 +48,8 @@ class Candidate:
 
     ``score`` ranks candidates for one question; ``confidence`` (0..1) is comparable across
     questions; ``dense`` is the best chunk's cosine; ``lexical`` the BM25 score as a share of a
-    perfect match of the question.
+    perfect match of the question; ``coverage`` how much of the procedure's name or best alias the
+    question contains (``LexicalIndex.coverage``).
     """
 
     code: str
@@ -60,6 +61,7 @@ class Candidate:
     lexical_rank: int | None
     level: list[str] = field(default_factory=list)
     confidence: float = 0.0
+    coverage: float = 0.0
 
 
 class Retriever:
@@ -85,6 +87,7 @@ class Retriever:
         self.config = config or RetrievalConfig()
         self._entries = index.by_code
         self._lexical_codes = np.array(index.lexical.codes)
+        self._lexical_positions = {code: i for i, code in enumerate(index.lexical.codes)}
 
     def search(self, question: str, k: int = 10) -> list[Candidate]:
         """Return up to ``k`` candidates, best first.
@@ -103,6 +106,8 @@ class Retriever:
         vector = self.embedder.encode([text])[0]
         dense = dense_search(self.index, vector, cfg.dense_chunks)
         lex_scores, ceiling = self.index.lexical.scores(text)
+        coverage = self.index.lexical.coverage(text)
+        position = self._lexical_positions
         lexical: dict[str, float] = {}
         best_lexical = float(lex_scores.max()) if ceiling > 0 else 0.0
         if best_lexical > 0:
@@ -124,7 +129,7 @@ class Retriever:
             candidates.append(
                 Candidate(
                     code, entry.name, score + bonus, d, lx, dense_rank.get(code), lexical_rank.get(code), entry.level,
-                    confidence,
+                    confidence, float(coverage[position[code]]) if code in position else 0.0,
                 )
             )
         candidates.sort(key=lambda c: c.score, reverse=True)

@@ -1,15 +1,24 @@
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import yaml
 
+from knowledge_base import calibrate
 from knowledge_base.calibrate import Features, Sample, Targets, best_config, cross_validate, score, write_config
 from knowledge_base.evaluate import classify
 from knowledge_base.gate import GateConfig, decide, load_gate_config
 from knowledge_base.retriever import Candidate
+
+
+@pytest.fixture(autouse=True)
+def coarse_grid(monkeypatch):
+    """Every dimension of the real grid, fewer values: the search logic is the same, 100x faster."""
+    coarse = {name: values[:: max(1, len(values) // 3)] for name, values in calibrate.GRID.items()}
+    monkeypatch.setattr(calibrate, "GRID", coarse)
 
 
 def _samples(seed: int, n: int = 120) -> list[Sample]:
@@ -19,7 +28,10 @@ def _samples(seed: int, n: int = 120) -> list[Sample]:
         k = rng.randint(0, 6)
         scores = sorted((rng.random() for _ in range(k)), reverse=True)
         cands = [
-            Candidate(f"1.{j:06d}", "x", s, s, s, rng.choice([1, 2, None]), rng.choice([1, 2, None]), confidence=rng.random())
+            Candidate(
+                f"1.{j:06d}", "x", s, s, s, rng.choice([1, 2, None]), rng.choice([1, 2, None]),
+                confidence=rng.random(), coverage=rng.choice([0.0, 0.5, 1.0, rng.random()]),
+            )
             for j, s in enumerate(scores)
         ]
         expected = [] if rng.random() < 0.2 else [f"1.{rng.randint(0, 7):06d}"]
@@ -36,6 +48,7 @@ def test_vectorised_outcomes_equal_the_gate(seed: int) -> None:
         config = GateConfig(
             answer_score=rng.random(), answer_margin=rng.random() / 4, agree_score=rng.random(),
             clarify_score=rng.random(), clarify_window=rng.random() / 3, max_options=rng.choice([2, 3, 4]),
+            cover_score=rng.choice([0.5, 0.9, 1.0, 1.01]), cover_confidence=rng.random(),
         )
         expected: dict[str, int] = {}
         for s in samples:
@@ -88,3 +101,19 @@ def test_write_config_keeps_other_models(tmp_path: Path) -> None:
     assert load_gate_config(path, "model-a").answer_score == 0.61
     assert load_gate_config(path, "model-b").answer_score == 0.72
     assert set(yaml.safe_load(path.read_text())["models"]) == {"model-a", "model-b"}
+
+
+def test_unanswerable_cost_trades_handoffs_beyond_the_target_for_answers() -> None:
+    """Ten answerable questions and ten unanswerable ones with the same confidence: answering them
+    all hands off 0 of 10, so the target forces some handoffs; with no cost beyond the target the
+    calibration answers as many as it allows, with the default cost it answers fewer."""
+    samples = []
+    for i in range(10):
+        samples.append(Sample([Candidate("1.000001", "a", 0.9, 0.9, 0.9, 2, 1, confidence=0.3 + i * 0.06)], ["1.000001"]))
+        samples.append(Sample([Candidate("1.000003", "c", 0.9, 0.9, 0.9, 2, 1, confidence=0.3 + i * 0.06)], []))
+    targets = Targets(max_wrong=0.05, min_unanswerable_handoff=0.5)
+    _, costly = best_config(samples, targets)
+    _, free = best_config(samples, replace(targets, unanswerable_cost=0.0))
+    assert free.meets(targets) and costly.meets(targets)
+    assert free.counts["answer_correct"] > costly.counts["answer_correct"]
+    assert free.counts["handoff_unanswerable"] < costly.counts["handoff_unanswerable"]

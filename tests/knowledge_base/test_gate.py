@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from knowledge_base.gate import GateConfig, decide, load_gate_config, profile_key
+from knowledge_base.gate import Decision, GateConfig, decide, load_gate_config, profile_key
 from knowledge_base.retriever import Candidate
 
 CONFIG = GateConfig(answer_score=0.6, answer_margin=0.05, agree_score=0.55, clarify_score=0.4, clarify_window=0.1)
@@ -70,3 +70,15 @@ def test_load_gate_config_names_a_bad_key(tmp_path: Path) -> None:
     path.write_text("default: {answer_scor: 0.7}\n")
     with pytest.raises(ValueError, match="gate.yml"):
         load_gate_config(path)
+
+
+def test_a_question_naming_its_procedure_is_answered_when_the_gate_allows_it() -> None:
+    from dataclasses import replace
+
+    top = replace(cand("1.000001", 0.4), coverage=1.0)
+    unsure = [top, cand("1.000002", 0.38)]
+    assert decide(unsure, CONFIG).kind == "handoff"  # coverage is off unless calibrated
+    allowing = replace(CONFIG, cover_score=0.9, cover_confidence=0.35)
+    assert decide(unsure, allowing) == Decision("answer", ["1.000001"], "names_procedure", 0.4)
+    assert decide([replace(top, coverage=0.8), unsure[1]], allowing).kind == "handoff"
+    assert decide([replace(top, confidence=0.3), unsure[1]], allowing).kind == "handoff"

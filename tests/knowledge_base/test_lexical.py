@@ -88,3 +88,13 @@ def test_save_and_load_round_trip(small_index: LexicalIndex, tmp_path: Path) -> 
 def test_build_rejects_bad_input(codes, titles, bodies) -> None:
     with pytest.raises(ValueError):
         LexicalIndex.build(codes, titles, bodies)
+
+
+def test_coverage_is_the_share_of_the_best_title_the_question_holds(small_index: LexicalIndex) -> None:
+    chatty = small_index.coverage("bé nhà em mới sinh hôm qua, giờ đi làm giấy khai sinh cho bé thì cầm gì ạ")
+    by_code = dict(zip(small_index.codes, chatty))
+    assert by_code["1.001193"] == pytest.approx(1.0)  # every word of the alias "làm giấy khai sinh"
+    assert 0 < by_code["1.004884"] < 1  # "lại" is missing from "đăng ký lại khai sinh"
+    assert by_code["1.004222"] == 0.0
+    assert small_index.coverage("thời tiết ngày mai").max() == 0.0
+    assert small_index.coverage("").shape == (4,)
