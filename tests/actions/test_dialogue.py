@@ -184,6 +184,10 @@ def test_ordinal(text: str, index: int | None) -> None:
         ("which papers do I need", "documents"),
         ("làm giấy khai sinh", None),
         ("thẻ căn cước", None),  # "căn cước" is not "căn cứ"
+        ("muốn làm giấy tờ nhận con cho cháu", None),  # doing the paperwork, not asking which papers
+        ("mua nhà rồi thì cần những giấy tờ nào", "documents"),
+        ("đi đăng ký tạm trú thì đem theo gì", "documents"),
+        ("lam hop dong thue nha thi ra dau ky", "place"),
     ],
 )
 def test_aspect_from_text(text: str, aspect: str | None) -> None:
