@@ -196,13 +196,17 @@ class Dialogue:
 
     def _search(self, text: str, mentions: list[str], aspect: str) -> Turn:
         """Ask the knowledge base with the whole message; when the gate will not answer that, ask again
-        with the procedure the NLU found in it (a long message dilutes the lexical match)."""
+        with the procedure the NLU found in it (a long message dilutes the lexical match). The retry's
+        answer must be among the whole message's candidates: a mention cut short ("đăng ký" out of
+        "đăng ký lấy biển") can point at a procedure the message is not about."""
         answer = self.kb.ask(text)
         turn = self._from_decision(answer.decision.kind, answer.decision.options, answer.decision.reason, aspect)
         if turn.kind == "answer" or not mentions:
             return turn
         focused = self.kb.ask(" ".join(mentions))
         retry = self._from_decision(focused.decision.kind, focused.decision.options, focused.decision.reason, aspect)
+        if retry.kind == "answer" and retry.procedure.code not in {c.code for c in answer.candidates}:
+            return turn
         return retry if retry.kind == "answer" or (retry.kind == "clarify" and turn.kind == "handoff") else turn
 
     @staticmethod

@@ -221,3 +221,22 @@ def test_a_correction_of_the_age_switches_the_id_card_variant(store) -> None:
     dialogue = Dialogue(StubKnowledgeBase({}), store)
     turn = dialogue.respond(Message("à e nhầm, cháu mới 12 tuổi thôi", "correct_procedure"), Context(procedure="1.014061", aspect="fee"))
     assert (turn.kind, turn.procedure.code, turn.aspect) == ("answer", "1.014062", "fee")
+
+
+@pytest.mark.parametrize(
+    ("whole_message_candidates", "expected"),
+    [
+        # The mention's procedure is among the message's own candidates: the retry answers it.
+        ([candidate(RESIDENCE, 0.3), candidate(MARRIAGE, 0.29)], ("answer", MARRIAGE)),
+        # The mention ("đăng ký", cut short) points elsewhere: the unsure message goes to a person.
+        ([candidate(RESIDENCE, 0.3), candidate(DEATH, 0.29)], ("handoff", None)),
+    ],
+)
+def test_the_mention_retry_answers_only_a_procedure_the_message_itself_ranks(
+    store, whole_message_candidates: list[Candidate], expected: tuple
+) -> None:
+    kb = StubKnowledgeBase({"lấy biển": whole_message_candidates, "đăng ký": [candidate(MARRIAGE, 0.9)]})
+    message = Message("vừa tậu xe mới, đăng ký lấy biển ở đâu", "ask_place", [{"entity": "procedure", "value": "đăng ký"}])
+    turn = Dialogue(kb, store).respond(message, Context())
+    assert kb.questions == [message.text, "đăng ký"]
+    assert (turn.kind, turn.procedure.code if turn.procedure else None) == expected
