@@ -49,7 +49,7 @@ def _cmd_load_corpus(args: argparse.Namespace) -> int:
 
 def _cmd_index(args: argparse.Namespace) -> int:
     from knowledge_base.embedder import default_model_training_reason, embedder_from_settings
-    from knowledge_base.index import IndexMissingError, build_index, read_manifest
+    from knowledge_base.index import IndexMissingError, build_index, read_manifest, text_rules_fingerprint
     from knowledge_base.service import open_store
 
     settings = get_settings()
@@ -66,7 +66,11 @@ def _cmd_index(args: argparse.Namespace) -> int:
         manifest = read_manifest(settings.index_dir)
     except IndexMissingError:
         manifest = {}
-    fresh = manifest.get("corpus_hash") == store.corpus_fingerprint() and manifest.get("model") == embedder.name
+    fresh = (
+        manifest.get("corpus_hash") == store.corpus_fingerprint()
+        and manifest.get("model") == embedder.name
+        and manifest.get("text_rules_hash") == text_rules_fingerprint()
+    )
     if fresh and not args.force:
         print(f"index in {settings.index_dir} is up to date ({manifest['procedures']} procedures, {manifest['model']})")
         return 0

@@ -11,6 +11,7 @@ A failed build leaves ``current`` untouched, so the live index keeps serving.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import logging
 import os
@@ -31,6 +32,17 @@ from knowledge_base.store import fingerprint_of
 log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
+
+
+def text_rules_fingerprint() -> str:
+    """A hash of the text-rule files the lexical index is built with (teencode, synonyms): editing
+    them changes the indexed terms, so an index built with other rules is stale."""
+    from knowledge_base.text import DATA_DIR, SYNONYMS_FILE, TEENCODE_FILE
+
+    digest = hashlib.sha256()
+    for name in (TEENCODE_FILE, SYNONYMS_FILE):
+        digest.update((DATA_DIR / name).read_bytes())
+    return digest.hexdigest()
 KEEP_BUILDS = 2
 
 
@@ -110,6 +122,7 @@ def build_index(
             "model": embedder.name,
             "dimension": int(vectors.shape[1]),
             "corpus_hash": fingerprint_of(procedures),
+            "text_rules_hash": text_rules_fingerprint(),
             "procedures": len(procedures),
             "chunks": len(chunks),
             "built_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),

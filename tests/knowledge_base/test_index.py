@@ -99,3 +99,19 @@ def test_manifest_is_json_with_build_time(ward_procedures, tmp_path: Path) -> No
     manifest = json.loads((build / "manifest.json").read_text())
     assert manifest["build_seconds"] >= 0
     assert np.isfinite(manifest["build_seconds"])
+
+
+def test_the_text_rules_fingerprint_follows_the_rule_files(tmp_path, monkeypatch) -> None:
+    import shutil
+
+    from knowledge_base import text
+    from knowledge_base.index import text_rules_fingerprint
+
+    for name in (text.TEENCODE_FILE, text.SYNONYMS_FILE):
+        shutil.copy(text.DATA_DIR / name, tmp_path / name)
+    monkeypatch.setattr(text, "DATA_DIR", tmp_path)
+    before = text_rules_fingerprint()
+    assert text_rules_fingerprint() == before
+    with (tmp_path / text.SYNONYMS_FILE).open("a", encoding="utf-8") as handle:
+        handle.write("- official: đăng ký kết hôn\n  terms: [wedding]\n")
+    assert text_rules_fingerprint() != before

@@ -218,6 +218,7 @@ def test_teencode_has_enough_entries() -> None:
         ("sang ten xe may", "đăng ký sang tên di chuyển xe"),
         ("kich hoat vneid", "tài khoản định danh điện tử mức độ 2"),
         ("định danh mức 2", "tài khoản định danh điện tử mức độ 2"),
+        ("khai tam vang tren vneid duoc khong", "khai báo tạm vắng"),  # vneid as the channel names nothing
         ("xay nha can xin phep gi", "giấy phép xây dựng"),
     ],
 )
