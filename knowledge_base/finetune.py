@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from knowledge_base.schema import Procedure
-from knowledge_base.text import fold, nfc
+from knowledge_base.text import fold, hash_rule_files, nfc
 
 logger = logging.getLogger(__name__)
 
@@ -451,10 +451,7 @@ def training_fingerprint(
         _hash_model_dir(Path(location), digest)
     else:
         digest.update(location.encode())
-    for filename in ("teencode.yml", "synonyms.yml"):
-        path = data_dir / filename
-        digest.update(filename.encode())
-        digest.update(path.read_bytes() if path.is_file() else b"<absent>")
+    hash_rule_files(digest, data_dir)
     return digest.hexdigest()
 
 

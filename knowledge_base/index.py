@@ -28,22 +28,20 @@ from knowledge_base.embedder import Embedder
 from knowledge_base.lexical import LexicalIndex
 from knowledge_base.schema import Procedure
 from knowledge_base.store import fingerprint_of
+from knowledge_base.text import hash_rule_files
 
 log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
+KEEP_BUILDS = 2
 
 
 def text_rules_fingerprint() -> str:
     """A hash of the text-rule files the lexical index is built with (teencode, synonyms): editing
     them changes the indexed terms, so an index built with other rules is stale."""
-    from knowledge_base.text import DATA_DIR, SYNONYMS_FILE, TEENCODE_FILE
-
     digest = hashlib.sha256()
-    for name in (TEENCODE_FILE, SYNONYMS_FILE):
-        digest.update((DATA_DIR / name).read_bytes())
+    hash_rule_files(digest)
     return digest.hexdigest()
-KEEP_BUILDS = 2
 
 
 class IndexStateError(RuntimeError):

@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Sequence
+from typing import NamedTuple, Sequence
 
 import numpy as np
 from scipy import sparse
@@ -81,6 +81,14 @@ class BM25Field:
         return cls(weights=(matrix @ sparse.diags(idf)).tocsr(), idf=idf)
 
 
+class LexicalMatch(NamedTuple):
+    """One query against the index: ``LexicalIndex.scores`` (scores, ceiling) and ``coverage``."""
+
+    scores: np.ndarray
+    ceiling: float
+    coverage: np.ndarray
+
+
 class LexicalIndex:
     """BM25 over two fields per procedure: titles (the name and each alias) and a body (the rest).
 
@@ -143,6 +151,11 @@ class LexicalIndex:
             codes, BM25Field.build(title_terms, vocab), np.array(owner), BM25Field.build(body_terms, vocab), vocab, title_weight
         )
 
+    def match(self, query: str) -> "LexicalMatch":
+        """``scores`` and ``coverage`` of ``query`` from one analysis of it (the retriever needs both)."""
+        weights = self._query_weights(query)
+        return LexicalMatch(*self._scores(weights), self._coverage(weights))
+
     def scores(self, query: str) -> tuple[np.ndarray, float]:
         """Score every document for ``query``.
 
@@ -150,8 +163,24 @@ class LexicalIndex:
             (scores per document, the best score a document could reach for this query), so callers
             can turn scores into a 0..1 share of the query that matched.
         """
+        return self._scores(self._query_weights(query))
+
+    def coverage(self, query: str) -> np.ndarray:
+        """For every document, how much of its best title variant (the name or one alias) ``query``
+        contains: the idf-weighted share of the variant's terms found in the query, 0..1.
+
+        A question that names a procedure the way its name or an alias does ("2 đứa tính đk kết hôn
+        tháng sau" holds all of "đăng ký kết hôn") covers it fully however much else it says, while
+        the BM25 share of the question that matched (``scores``) falls with every extra word.
+        """
+        return self._coverage(self._query_weights(query))
+
+    def _query_weights(self, query: str) -> dict[int, float]:
+        """Column → weight of the query's indexed terms (aspect words weigh less)."""
         aspect, aspect_weight = aspect_terms()
-        weights = {self.vocab[t]: (aspect_weight if t in aspect else 1.0) for t in analyze(query) if t in self.vocab}
+        return {self.vocab[t]: (aspect_weight if t in aspect else 1.0) for t in analyze(query) if t in self.vocab}
+
+    def _scores(self, weights: dict[int, float]) -> tuple[np.ndarray, float]:
         if not weights:
             return np.zeros(len(self.codes), dtype=np.float32), 0.0
         ids = np.fromiter(weights.keys(), dtype=np.int64)
@@ -163,19 +192,11 @@ class LexicalIndex:
         ceiling = float((self.title_weight + 1.0) * 2.2 * (self.title.idf[ids] * q[ids]).sum())
         return np.asarray(combined, dtype=np.float32), ceiling
 
-    def coverage(self, query: str) -> np.ndarray:
-        """For every document, how much of its best title variant (the name or one alias) ``query``
-        contains: the idf-weighted share of the variant's terms found in the query, 0..1.
-
-        A question that names a procedure the way its name or an alias does ("2 đứa tính đk kết hôn
-        tháng sau" holds all of "đăng ký kết hôn") covers it fully however much else it says, while
-        the BM25 share of the question that matched (``scores``) falls with every extra word.
-        """
-        ids = [self.vocab[t] for t in set(analyze(query)) if t in self.vocab]
-        if not ids:
+    def _coverage(self, weights: dict[int, float]) -> np.ndarray:
+        if not weights:
             return np.zeros(len(self.codes), dtype=np.float32)
         present = np.zeros(len(self.vocab), dtype=np.float32)
-        present[ids] = 1.0
+        present[list(weights)] = 1.0
         shares = (self._title_idf @ present) / self._title_mass
         return np.maximum.reduceat(shares, self._group_starts).astype(np.float32)
 

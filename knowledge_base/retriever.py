@@ -105,9 +105,7 @@ class Retriever:
         cfg = self.config
         vector = self.embedder.encode([text])[0]
         dense = dense_search(self.index, vector, cfg.dense_chunks)
-        lex_scores, ceiling = self.index.lexical.scores(text)
-        coverage = self.index.lexical.coverage(text)
-        position = self._lexical_positions
+        lex_scores, ceiling, coverage = self.index.lexical.match(text)
         lexical: dict[str, float] = {}
         best_lexical = float(lex_scores.max()) if ceiling > 0 else 0.0
         if best_lexical > 0:
@@ -129,7 +127,7 @@ class Retriever:
             candidates.append(
                 Candidate(
                     code, entry.name, score + bonus, d, lx, dense_rank.get(code), lexical_rank.get(code), entry.level,
-                    confidence, float(coverage[position[code]]) if code in position else 0.0,
+                    confidence, float(coverage[self._lexical_positions[code]]),
                 )
             )
         candidates.sort(key=lambda c: c.score, reverse=True)

@@ -566,6 +566,16 @@ def _empty_words(folder: Path = DATA_DIR) -> tuple[frozenset[str], frozenset[tup
     return frozenset(singles), frozenset(pairs)
 
 
+def hash_rule_files(digest: Any, folder: Path | None = None) -> None:
+    """Feed the teencode and synonym files of ``folder`` (default: the package's rules) to ``digest``
+    (a ``hashlib`` object): what a fine-tuned model or a built index depends on besides the corpus."""
+    folder = folder or DATA_DIR
+    for filename in (TEENCODE_FILE, SYNONYMS_FILE):
+        path = folder / filename
+        digest.update(filename.encode())
+        digest.update(path.read_bytes() if path.is_file() else b"<absent>")
+
+
 def folded_words(text: str) -> list[str]:
     """The folded, teencode-expanded syllables of ``text`` (đ read as d), as topic_words sees them."""
     return re.findall(r"[a-z0-9]+", fold(expand_abbreviations(text)).replace("đ", "d"))
