@@ -18,7 +18,7 @@ import numpy as np
 import yaml
 
 from knowledge_base.evaluate import LabelledQuestion
-from knowledge_base.gate import GATE_FILE, GateConfig
+from knowledge_base.gate import ANSWER_FEATURES, GATE_FILE, GateConfig, answer_features
 from knowledge_base.retriever import Candidate
 
 #: Targets from the issue, with a safety margin, as shares of the answerable / unanswerable questions.
@@ -53,6 +53,13 @@ GRID = {
     "cover_confidence": [0.30, 0.35, 0.40],
 }
 OPTIONS = 4
+#: The grid when a learned answer rule replaces the answer thresholds: its probability cut-off, and the
+#: clarification thresholds as above.
+LEARNED_GRID = {
+    "answer_probability": [round(0.2 + 0.025 * i, 3) for i in range(31)],
+    "clarify_score": GRID["clarify_score"],
+    "clarify_window": GRID["clarify_window"],
+}
 
 
 @dataclass(frozen=True)
@@ -98,10 +105,12 @@ class Features:
         self.margin = np.zeros(n)
         self.agree = np.zeros(n, dtype=bool)
         self.coverage = np.zeros(n)
+        self.x = np.zeros((n, len(ANSWER_FEATURES)))
         for i, s in enumerate(samples):
             c = s.candidates
             if not c:
                 continue
+            self.x[i] = answer_features(c)
             self.margin[i] = c[0].score - c[1].score if len(c) > 1 else c[0].score
             self.agree[i] = c[0].dense_rank == 1 and c[0].lexical_rank == 1
             self.coverage[i] = c[0].coverage
@@ -110,13 +119,23 @@ class Features:
                 self.gap[i, k] = c[0].score - cand.score
                 self.hit[i, k] = cand.code in s.expected
 
+    @property
+    def top_right(self) -> np.ndarray:
+        """Whether each sample's top candidate is a procedure it asks about."""
+        return self.has & self.answerable & self.hit[:, 0]
+
     def outcomes(self, config: GateConfig) -> dict[str, int]:
         top = self.conf[:, 0]
-        answer = self.has & (
-            ((top >= config.answer_score) & (self.margin >= config.answer_margin))
-            | (self.agree & (top >= config.agree_score))
-            | ((self.coverage >= config.cover_score) & (top >= config.cover_confidence))
-        )
+        if config.answer_weights is not None:
+            w = np.array([config.answer_weights[name] for name in ANSWER_FEATURES])
+            z = np.maximum(self.x @ w + config.answer_weights["bias"], -700.0)
+            answer = self.has & (1.0 / (1.0 + np.exp(-z)) >= config.answer_probability)
+        else:
+            answer = self.has & (
+                ((top >= config.answer_score) & (self.margin >= config.answer_margin))
+                | (self.agree & (top >= config.agree_score))
+                | ((self.coverage >= config.cover_score) & (top >= config.cover_confidence))
+            )
         offered = (self.conf >= config.clarify_score) & (self.gap <= config.clarify_window)
         offered[:, config.max_options :] = False
         clarify = self.has & ~answer & (offered.sum(axis=1) >= 2)
@@ -158,15 +177,45 @@ def score(samples: Sequence[Sample] | Features, config: GateConfig, unanswerable
     )
 
 
-def grid() -> list[GateConfig]:
-    keys = list(GRID)
-    return [GateConfig(**dict(zip(keys, values))) for values in itertools.product(*(GRID[k] for k in keys))]
+def grid(answer_weights: dict[str, float] | None = None) -> list[GateConfig]:
+    """Every threshold combination: of the answer rules, or with a learned answer rule of these weights."""
+    table = GRID if answer_weights is None else LEARNED_GRID
+    keys = list(table)
+    fixed = {} if answer_weights is None else {"answer_weights": answer_weights}
+    return [GateConfig(**fixed, **dict(zip(keys, values))) for values in itertools.product(*(table[k] for k in keys))]
 
 
-def best_config(samples: Sequence[Sample], targets: Targets = DEFAULT_TARGETS) -> tuple[GateConfig, Score]:
-    """The grid point with the highest utility among those meeting the targets (else the safest)."""
+def fit_answer_weights(samples: Sequence[Sample] | Features, strength: float = 1.0) -> dict[str, float]:
+    """Fit the learned answer rule: L2-regularised logistic regression on standardised
+    ``ANSWER_FEATURES``, predicting whether the top candidate is right (an unanswerable question's
+    top never is). Returns weights on the raw features, scaling folded in, plus ``bias``.
+
+    Raises:
+        ValueError: when the samples do not hold both right and wrong top candidates.
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    features = samples if isinstance(samples, Features) else Features(samples)
+    x, y = features.x[features.has], features.top_right[features.has]
+    if y.all() or not y.any():
+        raise ValueError("fitting the answer rule needs questions whose top candidate is right and others where it is not")
+    mean, std = x.mean(axis=0), x.std(axis=0)
+    std[std == 0] = 1.0
+    model = LogisticRegression(C=strength, max_iter=1000).fit((x - mean) / std, y)
+    raw = model.coef_[0] / std
+    weights = {name: round(float(w), 4) for name, w in zip(ANSWER_FEATURES, raw)}
+    weights["bias"] = round(float(model.intercept_[0] - (raw * mean).sum()), 4)
+    return weights
+
+
+def best_config(
+    samples: Sequence[Sample], targets: Targets = DEFAULT_TARGETS, learned: bool = False
+) -> tuple[GateConfig, Score]:
+    """The grid point with the highest utility among those meeting the targets (else the safest).
+    With ``learned``, the answer rule is a logistic model fitted on ``samples`` first."""
     features = Features(samples)
-    scored = [(config, score(features, config, targets.unanswerable_cost)) for config in grid()]
+    weights = fit_answer_weights(features) if learned else None
+    scored = [(config, score(features, config, targets.unanswerable_cost)) for config in grid(weights)]
     feasible = [pair for pair in scored if pair[1].meets(targets)]
     if feasible:
         return max(feasible, key=lambda pair: pair[1].utility)
@@ -174,16 +223,17 @@ def best_config(samples: Sequence[Sample], targets: Targets = DEFAULT_TARGETS) -
 
 
 def cross_validate(
-    samples: Sequence[Sample], folds: int = 5, seed: int = 13, targets: Targets = DEFAULT_TARGETS
+    samples: Sequence[Sample], folds: int = 5, seed: int = 13, targets: Targets = DEFAULT_TARGETS, learned: bool = False
 ) -> dict[str, int]:
-    """Choose thresholds on k−1 folds, count outcomes on the held-out fold; return summed counts."""
+    """Choose thresholds (and fit the learned rule) on k−1 folds, count outcomes on the held-out fold;
+    return summed counts."""
     order = list(range(len(samples)))
     random.Random(seed).shuffle(order)
     totals: dict[str, int] = {}
     for f in range(folds):
         held = [samples[i] for i in order[f::folds]]
         train = [samples[i] for j, i in enumerate(order) if j % folds != f]
-        config, _ = best_config(train, targets)
+        config, _ = best_config(train, targets, learned)
         for key, value in score(held, config).counts.items():
             totals[key] = totals.get(key, 0) + value
     return totals
@@ -193,7 +243,13 @@ def write_config(config: GateConfig, model: str, path: Path = GATE_FILE, note: s
     """Store ``config`` as the thresholds for ``model`` in the gate file, keeping other sections."""
     data = yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else {}
     data = data or {}
-    data.setdefault("models", {})[model] = {k: v for k, v in asdict(config).items() if k != "max_options"}
+    values = asdict(config)
+    unused = {"max_options"} | (
+        {"answer_weights", "answer_probability"}
+        if config.answer_weights is None
+        else {"answer_score", "answer_margin", "agree_score", "cover_score", "cover_confidence"}
+    )
+    data.setdefault("models", {})[model] = {k: v for k, v in values.items() if k not in unused}
     header = (
         "# Confidence-gate thresholds per embedding model, written by\n"
         "# `python -m knowledge_base calibrate-gate benchmarks/questions/dev.jsonl --write`.\n"

@@ -180,10 +180,11 @@ def _cmd_calibrate_gate(args: argparse.Namespace) -> int:
     questions = [replace(q, expected=[c for c in q.expected if c in stored]) for q in read_questions(Path(args.file))]
     samples = collect(questions, lambda q: kb.ask(q, k=10).candidates)
     targets = Targets(args.max_wrong, args.min_unanswerable_handoff, args.unanswerable_cost)
-    config, score = best_config(samples, targets)
+    learned = args.rule == "learned"
+    config, score = best_config(samples, targets, learned)
     print(f"chosen thresholds: {config}")
     print(f"on all {len(samples)} questions: {score.counts} (targets met: {score.meets(targets)})")
-    held_out = cross_validate(samples, targets=targets)
+    held_out = cross_validate(samples, targets=targets, learned=learned)
     print(f"5-fold cross-validated outcomes: {held_out}")
     if args.write:
         key = profile_key(kb.embedder.name, kb.retriever.index.manifest.get("procedures"))
@@ -193,7 +194,7 @@ def _cmd_calibrate_gate(args: argparse.Namespace) -> int:
             note=(
                 f"{key}: calibrated on {Path(args.file).name}, {len(samples)} questions, targets: wrong <= "
                 f"{targets.max_wrong}, unanswerable handed off >= {targets.min_unanswerable_handoff}, "
-                f"unanswerable cost {targets.unanswerable_cost}"
+                f"unanswerable cost {targets.unanswerable_cost}, answer rule {args.rule}"
             ),
         )
         print(f"written for {key!r}")
@@ -248,6 +249,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--unanswerable-cost", type=float, default=2.0,
         help="utility lost per unanswerable question not handed off, among choices meeting the targets (0: answer "
         "as much as the targets allow)",
+    )
+    p.add_argument(
+        "--rule", choices=["thresholds", "learned"], default="learned",
+        help="answer by thresholds on each signal, or by a logistic model of all of them fitted on the file",
     )
     p.set_defaults(func=_cmd_calibrate_gate)
 

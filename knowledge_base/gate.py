@@ -7,9 +7,10 @@ The bot and the CLI call the same ``decide`` function. Thresholds are data
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Literal, Sequence
+from typing import Literal, Mapping, Sequence
 
 import yaml
 
@@ -17,6 +18,12 @@ from knowledge_base.retriever import Candidate
 
 DecisionKind = Literal["answer", "clarify", "handoff"]
 GATE_FILE = Path(__file__).resolve().parent / "data" / "gate.yml"
+
+
+#: What the learned answer rule weighs, all about the top candidate: its confidence, dense cosine and
+#: lexical share; its ranking-score lead over the runner-up; how much of its name the question holds;
+#: whether both retrievers rank it first; its ranking score.
+ANSWER_FEATURES = ("confidence", "dense", "lexical", "margin", "coverage", "agree", "score")
 
 
 @dataclass(frozen=True)
@@ -30,6 +37,12 @@ class GateConfig:
     cover_score / cover_confidence: also answer when the question contains at least cover_score of
     the top candidate's name or an alias (``Candidate.coverage``) and its confidence reaches
     cover_confidence — a long, chatty question that names its procedure (above 1.0: never).
+
+    answer_weights / answer_probability: when weights are set, they replace the three answer rules
+    above: a logistic model over ``ANSWER_FEATURES`` (plus ``bias``), fitted by ``calibrate-gate``,
+    gives the probability that the top candidate is right, and the gate answers from
+    answer_probability on. One weighted sum of every signal separates answerable from unanswerable
+    questions better than a threshold on each signal alone (benchmarks/README.md).
     """
 
     answer_score: float = 0.55
@@ -39,11 +52,17 @@ class GateConfig:
     clarify_window: float = 0.08
     cover_score: float = 1.01
     cover_confidence: float = 1.01
+    answer_weights: Mapping[str, float] | None = None
+    answer_probability: float = 1.01
     max_options: int = 4
 
     def __post_init__(self) -> None:
         if not 2 <= self.max_options <= 4:
             raise ValueError("max_options must be between 2 and 4")
+        if self.answer_weights is not None:
+            expected = {*ANSWER_FEATURES, "bias"}
+            if set(self.answer_weights) != expected:
+                raise ValueError(f"answer_weights must have exactly the keys {sorted(expected)}")
 
 
 @dataclass(frozen=True)
@@ -57,6 +76,20 @@ class Decision:
         return asdict(self)
 
 
+def answer_features(candidates: Sequence[Candidate]) -> list[float]:
+    """The values of ``ANSWER_FEATURES`` for ranked, non-empty ``candidates``."""
+    top = candidates[0]
+    margin = top.score - candidates[1].score if len(candidates) > 1 else top.score
+    agree = top.dense_rank == 1 and top.lexical_rank == 1
+    return [top.confidence, top.dense, top.lexical, margin, top.coverage, float(agree), top.score]
+
+
+def answer_probability(candidates: Sequence[Candidate], weights: Mapping[str, float]) -> float:
+    """The learned answer rule's probability that the top candidate is the procedure asked about."""
+    z = weights["bias"] + sum(weights[name] * value for name, value in zip(ANSWER_FEATURES, answer_features(candidates)))
+    return 1.0 / (1.0 + math.exp(-max(z, -700.0)))
+
+
 def decide(candidates: Sequence[Candidate], config: GateConfig) -> Decision:
     """Decide what to do with ranked candidates.
 
@@ -67,14 +100,18 @@ def decide(candidates: Sequence[Candidate], config: GateConfig) -> Decision:
     if not candidates:
         return Decision("handoff", reason="no_match")
     top = candidates[0]
-    margin = top.score - candidates[1].score if len(candidates) > 1 else top.score
-    agree = top.dense_rank == 1 and top.lexical_rank == 1
-    if top.confidence >= config.answer_score and margin >= config.answer_margin:
-        return Decision("answer", [top.code], "confident", top.confidence)
-    if agree and top.confidence >= config.agree_score:
-        return Decision("answer", [top.code], "retrievers_agree", top.confidence)
-    if top.coverage >= config.cover_score and top.confidence >= config.cover_confidence:
-        return Decision("answer", [top.code], "names_procedure", top.confidence)
+    if config.answer_weights is not None:
+        if answer_probability(candidates, config.answer_weights) >= config.answer_probability:
+            return Decision("answer", [top.code], "likely_right", top.confidence)
+    else:
+        margin = top.score - candidates[1].score if len(candidates) > 1 else top.score
+        agree = top.dense_rank == 1 and top.lexical_rank == 1
+        if top.confidence >= config.answer_score and margin >= config.answer_margin:
+            return Decision("answer", [top.code], "confident", top.confidence)
+        if agree and top.confidence >= config.agree_score:
+            return Decision("answer", [top.code], "retrievers_agree", top.confidence)
+        if top.coverage >= config.cover_score and top.confidence >= config.cover_confidence:
+            return Decision("answer", [top.code], "names_procedure", top.confidence)
     options = [
         c.code
         for c in candidates[: config.max_options]

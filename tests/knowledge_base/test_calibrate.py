@@ -8,9 +8,11 @@ import pytest
 import yaml
 
 from knowledge_base import calibrate
-from knowledge_base.calibrate import Features, Sample, Targets, best_config, cross_validate, score, write_config
+from knowledge_base.calibrate import (
+    Features, Sample, Targets, best_config, cross_validate, fit_answer_weights, score, write_config,
+)
 from knowledge_base.evaluate import classify
-from knowledge_base.gate import GateConfig, decide, load_gate_config
+from knowledge_base.gate import ANSWER_FEATURES, GateConfig, decide, load_gate_config
 from knowledge_base.retriever import Candidate
 
 
@@ -117,3 +119,61 @@ def test_unanswerable_cost_trades_handoffs_beyond_the_target_for_answers() -> No
     assert free.meets(targets) and costly.meets(targets)
     assert free.counts["answer_correct"] > costly.counts["answer_correct"]
     assert free.counts["handoff_unanswerable"] < costly.counts["handoff_unanswerable"]
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_vectorised_outcomes_equal_the_gate_with_a_learned_rule(seed: int) -> None:
+    samples = _samples(seed)
+    rng = random.Random(seed)
+    features = Features(samples)
+    for _ in range(20):
+        weights = {name: rng.uniform(-5, 5) for name in ANSWER_FEATURES} | {"bias": rng.uniform(-3, 3)}
+        config = GateConfig(
+            answer_weights=weights, answer_probability=rng.random(), clarify_score=rng.random(),
+            clarify_window=rng.random() / 3,
+        )
+        expected: dict[str, int] = {}
+        for s in samples:
+            outcome = classify(decide(s.candidates, config), s.expected)
+            expected[outcome] = expected.get(outcome, 0) + 1
+        assert {k: v for k, v in features.outcomes(config).items() if v} == expected
+
+
+def _told_apart_by_dense_alone() -> list[Sample]:
+    """Right and unanswerable tops share confidence, margin, coverage and rank agreement; only the
+    dense cosine (which no threshold rule looks at) tells them apart."""
+    samples = []
+    other = Candidate("1.000002", "b", 0.2, 0.2, 0.2, 2, 2, confidence=0.2)
+    for i in range(30):
+        right = Candidate("1.000001", "a", 0.6, 0.8 + i / 1000, 0.3, 1, 1, confidence=0.5, coverage=0.5)
+        vague = Candidate("1.000003", "c", 0.6, 0.4 + i / 1000, 0.3, 1, 1, confidence=0.5, coverage=0.5)
+        samples += [Sample([right, other], ["1.000001"]), Sample([vague, other], [])]
+    return samples
+
+
+def test_the_learned_rule_uses_signals_the_thresholds_do_not() -> None:
+    samples = _told_apart_by_dense_alone()
+    targets = Targets(max_wrong=0.05, min_unanswerable_handoff=0.9)
+    _, by_thresholds = best_config(samples, targets)
+    config, learned = best_config(samples, targets, learned=True)
+    assert learned.meets(targets) and config.answer_weights is not None
+    assert learned.counts["answer_correct"] == 30 and learned.counts["handoff_unanswerable"] == 30
+    assert by_thresholds.counts["answer_correct"] == 0  # to keep unanswerable ones out, it answers none
+    held_out = cross_validate(samples, targets=targets, learned=True)
+    assert held_out["answer_correct"] + held_out["handoff_unanswerable"] == 60
+
+
+def test_fitting_needs_right_and_wrong_tops() -> None:
+    with pytest.raises(ValueError, match="right"):
+        fit_answer_weights([s for s in _separable() if s.expected])
+
+
+def test_write_config_keeps_only_the_rule_in_use(tmp_path: Path) -> None:
+    path = tmp_path / "gate.yml"
+    weights = fit_answer_weights(_separable())
+    write_config(GateConfig(answer_weights=weights, answer_probability=0.4), "learned", path)
+    write_config(GateConfig(answer_score=0.61), "thresholds", path)
+    stored = yaml.safe_load(path.read_text())["models"]
+    assert "answer_score" not in stored["learned"] and stored["learned"]["answer_weights"] == weights
+    assert "answer_weights" not in stored["thresholds"]
+    assert load_gate_config(path, "learned") == GateConfig(answer_weights=weights, answer_probability=0.4)

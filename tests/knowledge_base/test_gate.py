@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
 
-from knowledge_base.gate import Decision, GateConfig, decide, load_gate_config, profile_key
+from knowledge_base.gate import (
+    ANSWER_FEATURES, Decision, GateConfig, answer_features, answer_probability, decide, load_gate_config, profile_key,
+)
 from knowledge_base.retriever import Candidate
 
 CONFIG = GateConfig(answer_score=0.6, answer_margin=0.05, agree_score=0.55, clarify_score=0.4, clarify_window=0.1)
@@ -82,3 +85,53 @@ def test_a_question_naming_its_procedure_is_answered_when_the_gate_allows_it() -
     assert decide(unsure, allowing) == Decision("answer", ["1.000001"], "names_procedure", 0.4)
     assert decide([replace(top, coverage=0.8), unsure[1]], allowing).kind == "handoff"
     assert decide([replace(top, confidence=0.3), unsure[1]], allowing).kind == "handoff"
+
+
+def _weights(**overrides: float) -> dict[str, float]:
+    weights = {name: 0.0 for name in ANSWER_FEATURES} | {"bias": 0.0}
+    return weights | overrides
+
+
+def test_a_learned_answer_rule_replaces_the_thresholds() -> None:
+    from dataclasses import replace
+
+    # p = sigmoid(10 * coverage - 5): 0.99 for a question holding the whole name, 0.01 for none of it.
+    learned = replace(CONFIG, answer_weights=_weights(coverage=10.0, bias=-5.0), answer_probability=0.5)
+    naming = [replace(cand("1.000001", 0.3), coverage=1.0), cand("1.000002", 0.1)]
+    assert decide(naming, CONFIG).kind == "handoff"
+    assert decide(naming, learned) == Decision("answer", ["1.000001"], "likely_right", 0.3)
+    assert answer_probability(naming, learned.answer_weights) == pytest.approx(1 / (1 + math.exp(-5.0)))
+    # A top candidate the thresholds would answer, but the learned rule does not: the rules are replaced.
+    confident = [cand("1.000001", 0.9), cand("1.000002", 0.2)]
+    assert decide(confident, CONFIG).kind == "answer"
+    assert decide(confident, learned).kind == "handoff"
+    # Below the probability, clarification works as before.
+    close = [cand("1.000001", 0.62), cand("1.000002", 0.60)]
+    assert decide(close, learned).kind == "clarify"
+
+
+def test_answer_features_follow_their_names() -> None:
+    from dataclasses import replace
+
+    top = replace(cand("1.000001", 0.8, 1, 1), dense=0.7, lexical=0.6, confidence=0.65, coverage=0.5)
+    values = dict(zip(ANSWER_FEATURES, answer_features([top, cand("1.000002", 0.5)])))
+    assert values == pytest.approx(
+        {"confidence": 0.65, "dense": 0.7, "lexical": 0.6, "margin": 0.3, "coverage": 0.5, "agree": 1.0, "score": 0.8}
+    )
+    assert dict(zip(ANSWER_FEATURES, answer_features([top])))["margin"] == pytest.approx(0.8)
+
+
+@pytest.mark.parametrize("bad", [{"confidence": 1.0}, _weights(extra=1.0)])
+def test_learned_weights_must_name_every_feature(bad: dict) -> None:
+    with pytest.raises(ValueError, match="answer_weights"):
+        GateConfig(answer_weights=bad)
+
+
+def test_the_gate_file_holds_learned_weights(tmp_path: Path) -> None:
+    path = tmp_path / "gate.yml"
+    path.write_text(
+        "models:\n  m1:\n    answer_probability: 0.4\n    answer_weights: {confidence: 1, dense: 2, lexical: -1, "
+        "margin: 1, coverage: 3, agree: 0.5, score: 2, bias: -4}\n"
+    )
+    config = load_gate_config(path, model="m1")
+    assert config.answer_probability == 0.4 and config.answer_weights["coverage"] == 3
