@@ -48,7 +48,7 @@ def _cmd_load_corpus(args: argparse.Namespace) -> int:
 
 
 def _cmd_index(args: argparse.Namespace) -> int:
-    from knowledge_base.embedder import default_model_training_reason, embedder_from_settings
+    from knowledge_base.embedder import default_model_training_reason, embedder_from_settings, model_version
     from knowledge_base.index import IndexMissingError, build_index, read_manifest, text_rules_fingerprint
     from knowledge_base.service import open_store
 
@@ -69,6 +69,7 @@ def _cmd_index(args: argparse.Namespace) -> int:
     fresh = (
         manifest.get("corpus_hash") == store.corpus_fingerprint()
         and manifest.get("model") == embedder.name
+        and manifest.get("model_version") == model_version(embedder)
         and manifest.get("text_rules_hash") == text_rules_fingerprint()
     )
     if fresh and not args.force:

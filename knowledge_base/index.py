@@ -24,7 +24,7 @@ from typing import Sequence
 import numpy as np
 
 from knowledge_base.chunking import dense_chunks, display_name, lexical_body, lexical_titles
-from knowledge_base.embedder import Embedder
+from knowledge_base.embedder import Embedder, model_version
 from knowledge_base.lexical import LexicalIndex
 from knowledge_base.schema import Procedure
 from knowledge_base.store import fingerprint_of
@@ -118,6 +118,7 @@ def build_index(
         manifest = {
             "format_version": FORMAT_VERSION,
             "model": embedder.name,
+            "model_version": model_version(embedder),
             "dimension": int(vectors.shape[1]),
             "corpus_hash": fingerprint_of(procedures),
             "text_rules_hash": text_rules_fingerprint(),

@@ -104,3 +104,10 @@ def test_index_trains_the_default_model_first_when_missing(tmp_path: Path) -> No
     assert info["procedures"] >= 40
     again = run(["index", "--quiet"], env)
     assert "training" not in again.stdout and "up to date" in again.stdout
+    # An index built from another training of the model (its vectors no longer match the queries').
+    manifest_path = tmp_path / "index" / "current" / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    assert manifest["model_version"] == info["fingerprint"]
+    manifest_path.write_text(json.dumps(manifest | {"model_version": "an earlier training"}))
+    rebuilt = run(["index", "--quiet"], env)
+    assert "training" not in rebuilt.stdout and "built" in rebuilt.stdout

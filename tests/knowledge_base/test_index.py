@@ -115,3 +115,14 @@ def test_the_text_rules_fingerprint_follows_the_rule_files(tmp_path, monkeypatch
     with (tmp_path / text.SYNONYMS_FILE).open("a", encoding="utf-8") as handle:
         handle.write("- official: đăng ký kết hôn\n  terms: [wedding]\n")
     assert text_rules_fingerprint() != before
+
+
+def test_model_version_is_the_recorded_training(tmp_path) -> None:
+    from knowledge_base.embedder import HashingEmbedder, SentenceTransformerEmbedder, model_version
+
+    (tmp_path / "training.json").write_text('{"fingerprint": "abc123", "epochs": 1}')
+    assert model_version(SentenceTransformerEmbedder(str(tmp_path), name="ward-minilm")) == "abc123"
+    assert model_version(SentenceTransformerEmbedder("some/hub-model")) is None  # trained elsewhere
+    assert model_version(HashingEmbedder()) is None
+    (tmp_path / "training.json").write_text("{not json")
+    assert model_version(SentenceTransformerEmbedder(str(tmp_path))) is None
