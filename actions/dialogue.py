@@ -95,20 +95,25 @@ def _folded(text: str) -> str:
     return " ".join(folded_words(text))
 
 
+def _phrases(phrases: list[str]) -> re.Pattern[str]:
+    return re.compile(r"\b(" + "|".join(re.escape(_folded(p)) for p in phrases) + r")\b")
+
+
 @lru_cache(maxsize=1)
-def _aspect_cues() -> list[tuple[str, re.Pattern[str]]]:
+def _aspect_cues() -> tuple[re.Pattern[str], list[tuple[str, re.Pattern[str]]]]:
+    """(phrases that are no cue, [(aspect, its cues)] in the file's order)."""
     data = yaml.safe_load(ASPECT_CUES_FILE.read_text(encoding="utf-8"))
-    return [
-        (aspect, re.compile(r"\b(" + "|".join(re.escape(_folded(c)) for c in cues) + r")\b"))
-        for aspect, cues in data.items()
-    ]
+    phrases = data.pop("not_cues", None)
+    not_cues = _phrases(phrases) if phrases else re.compile(r"(?!)")  # (?!) never matches
+    return not_cues, [(aspect, _phrases(cues)) for aspect, cues in data.items()]
 
 
 def aspect_from_text(text: str) -> str | None:
     """The aspect a message's own words ask about ("cần mang gì" → documents), or None. Cues are
     tried in the file's order: "nộp hồ sơ ở đâu" asks where, not which documents."""
-    folded = _folded(text)
-    return next((aspect for aspect, pattern in _aspect_cues() if pattern.search(folded)), None)
+    not_cues, cues = _aspect_cues()
+    folded = not_cues.sub(" ", _folded(text))
+    return next((aspect for aspect, pattern in cues if pattern.search(folded)), None)
 
 
 _AGE = re.compile(r"\b(\d{1,3})\s*(?:tuoi|t|years?|yo)\b")

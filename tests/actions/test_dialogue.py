@@ -188,6 +188,10 @@ def test_ordinal(text: str, index: int | None) -> None:
         ("mua nhà rồi thì cần những giấy tờ nào", "documents"),
         ("đi đăng ký tạm trú thì đem theo gì", "documents"),
         ("lam hop dong thue nha thi ra dau ky", "place"),
+        ("dk ket hon o phuong nao", "place"),
+        ("chứng thực văn bản thì làm trong ngày được không", "time"),
+        ("mình bán hàng online, muốn có mã số thuế thì làm sao", None),  # how they earn, not the channel
+        ("bán hàng online thì nộp hồ sơ online được không", "online"),
     ],
 )
 def test_aspect_from_text(text: str, aspect: str | None) -> None:
