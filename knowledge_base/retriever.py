@@ -12,6 +12,7 @@ import numpy as np
 
 from knowledge_base.embedder import Embedder
 from knowledge_base.index import IndexMismatchError, SearchIndex, dense_search
+from knowledge_base.text import english_rendering
 
 MAX_QUERY_CHARS = 2000
 
@@ -103,6 +104,7 @@ class Retriever:
         if k < 1:
             raise ValueError("k must be at least 1")
         cfg = self.config
+        text = english_rendering(text) or text  # an English question is searched by its Vietnamese terms
         vector = self.embedder.encode([text])[0]
         dense = dense_search(self.index, vector, cfg.dense_chunks)
         lex_scores, ceiling, coverage = self.index.lexical.match(text)

@@ -475,6 +475,22 @@ def expand_abbreviations(text: str, rules: TextRules | None = None) -> str:
     return " ".join(out)
 
 
+def _synonym_officials(normal: str, folded: str, rules: TextRules) -> list[str]:
+    """The official terms of the colloquial phrases in ``normal`` (and its fold ``folded``), each once,
+    in rule order, leaving out those already in the text."""
+    added: list[str] = []
+    for official, folded_pattern, exact_pattern in rules.synonym_patterns:
+        hit = (folded_pattern is not None and folded_pattern.search(folded)) or (
+            exact_pattern is not None and exact_pattern.search(normal)
+        )
+        if not hit or official in added:
+            continue
+        if re.search(rf"(?<!\S){re.escape(fold(official))}(?!\S)", folded):
+            continue
+        added.append(official)
+    return added
+
+
 def expand_synonyms(text: str, rules: TextRules | None = None) -> str:
     """Normalise ``text`` and APPEND the official terms of the colloquial phrases it contains.
 
@@ -495,18 +511,40 @@ def expand_synonyms(text: str, rules: TextRules | None = None) -> str:
     """
     rules = rules or load_rules()
     normal = normalize(text)
-    folded = fold(normal)
-    added: list[str] = []
-    for official, folded_pattern, exact_pattern in rules.synonym_patterns:
-        hit = (folded_pattern is not None and folded_pattern.search(folded)) or (
-            exact_pattern is not None and exact_pattern.search(normal)
-        )
-        if not hit or official in added:
-            continue
-        if re.search(rf"(?<!\S){re.escape(fold(official))}(?!\S)", folded):
-            continue
-        added.append(official)
+    added = _synonym_officials(normal, fold(normal), rules)
     return " ".join([normal, *added]) if added and normal else normal
+
+
+# Words that mark a message as English: common in English questions, never a Vietnamese syllable
+# written without diacritics (so no "the", "to", "do", "can", "an", "me", "my").
+ENGLISH_MARKERS = frozenset(
+    "is are was how what where which when who why need needs does did will would should could and of for "
+    "with your our i i'm we you it this that there from please just want wants much many long days office "
+    "ward register registration apply certificate papers documents fee fees get lost new baby wife husband "
+    "about if or into have has been be".split()
+)
+
+
+def english_rendering(text: str, rules: TextRules | None = None) -> str | None:
+    """For a question written in English, the Vietnamese terms its phrases stand for in the glossary
+    of ``synonyms.yml`` ("register our marriage" → "đăng ký kết hôn"), joined; None when the text is
+    not English (it has Vietnamese letters, or few English words) or names nothing in the glossary.
+
+    The embedding model and the lexical index only know Vietnamese: searching with the rendering
+    finds the procedure an English question names, and nothing for what the glossary lacks.
+    """
+    if any(ch.isalpha() and ord(ch) > 127 for ch in text):
+        return None
+    words = re.findall(r"[a-z']+", text.lower())
+    markers = sum(word in ENGLISH_MARKERS for word in words)
+    if markers < 2 or markers < 0.2 * len(words):
+        return None
+    rules = rules or load_rules()
+    normal = normalize(text)
+    added = _synonym_officials(normal, fold(normal), rules)
+    return " ".join(added) or None
+
+
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,18 @@ def test_common_questions_rank_the_right_procedure_first(retriever: Retriever, q
     assert retriever.search(question, k=5)[0].code == code
 
 
+@pytest.mark.parametrize(
+    ("question", "code"),
+    [
+        ("how do I get a birth certificate for my newborn?", "1.001193"),
+        ("where should we go to register our marriage?", "1.000894"),
+        ("I lost my ID card last week, how do I get it reissued?", "1.014064"),
+    ],
+)
+def test_english_questions_are_searched_by_their_vietnamese_terms(retriever: Retriever, question: str, code: str) -> None:
+    assert retriever.search(question, k=5)[0].code == code
+
+
 def test_candidates_are_sorted_and_carry_signals(retriever: Retriever) -> None:
     candidates = retriever.search("đăng ký tạm trú", k=5)
     assert len(candidates) == 5

@@ -10,6 +10,7 @@ import pytest
 from knowledge_base.text import (
     QueryForms,
     RulesError,
+    english_rendering,
     expand_abbreviations,
     expand_synonyms,
     fold,
@@ -332,3 +333,22 @@ def test_tone_marks_new_style(text: str, expected: str) -> None:
 def test_tone_marks_unknown_style() -> None:
     with pytest.raises(ValueError, match="style"):
         normalize_tone_marks("hòa", style="modern")
+
+
+@pytest.mark.parametrize(
+    ("text", "rendering"),
+    [
+        ("where do I register a birth certificate for my daughter?", "đăng ký khai sinh"),
+        ("how much is it to register a marriage", "đăng ký kết hôn"),
+        ("I lost my ID card, how do I get it reissued?", "cấp thẻ căn cước cấp lại thẻ căn cước"),
+        # English, but the glossary names nothing: searched as typed (and handed off when nothing fits).
+        ("where can I buy a SIM card near the ward office", None),
+        # Vietnamese typed without diacritics, with words that look English ("the", "can", "do").
+        ("the can cuoc bi gay thi lam the nao", None),
+        ("dang ky ket hon can giay to gi", None),
+        ("Đăng ký khai sinh ở đâu", None),
+        ("birth certificate", None),  # too few English words to tell the language
+    ],
+)
+def test_english_rendering(text: str, rendering: str | None) -> None:
+    assert english_rendering(text) == rendering
