@@ -46,6 +46,7 @@ INTENT_ASPECTS = {
     "ask_legal": "legal",
 }
 HANDOFF_INTENTS = ("request_human", "complain", "out_of_scope")
+MAX_OPTIONS = 4  # clarification buttons, as the gate offers at most (GateConfig.max_options)
 
 # A follow-up may carry this many words that could name a procedure and still stay in context.
 FOLLOW_UP_MAX_TOPIC_WORDS = 3
@@ -212,7 +213,13 @@ class Dialogue:
         retry = self._from_decision(focused.decision.kind, focused.decision.options, focused.decision.reason, aspect)
         if retry.kind == "answer" and retry.procedure.code not in {c.code for c in answer.candidates}:
             return turn
-        return retry if retry.kind == "answer" or (retry.kind == "clarify" and turn.kind == "handoff") else turn
+        if retry.kind == "clarify" and turn.kind == "handoff":
+            # The mention alone is vaguer than the message ("giấy khai sinh" out of "giấy khai sinh ghi
+            # sai năm sinh, muốn sửa"): the whole message's best candidate gets the first button.
+            best = self._procedures(c.code for c in answer.candidates[:1])
+            rest = [p for p in retry.options if p not in best]
+            return Turn("clarify", aspect, options=(*best, *rest)[:MAX_OPTIONS])
+        return retry if retry.kind == "answer" else turn
 
     @staticmethod
     def _mentions(message: Message) -> list[str]:

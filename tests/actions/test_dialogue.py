@@ -244,3 +244,22 @@ def test_the_mention_retry_answers_only_a_procedure_the_message_itself_ranks(
     turn = Dialogue(kb, store).respond(message, Context())
     assert kb.questions == [message.text, "đăng ký"]
     assert (turn.kind, turn.procedure.code if turn.procedure else None) == expected
+
+
+def test_options_from_the_mention_retry_put_the_whole_message_s_best_first(store) -> None:
+    """The message is unsure of 'correction of civil status' (handed off alone); its mention "giấy
+    khai sinh" offers birth procedures. The buttons lead with the message's own best candidate."""
+    correction = "1.004859"
+    kb = StubKnowledgeBase(
+        {
+            "sửa lại": [candidate(correction, 0.3), candidate(DEATH, 0.1)],
+            "giấy khai sinh": [candidate(BIRTH, 0.62, rank=2), candidate(MARRIAGE, 0.61, rank=2), candidate(DEATH, 0.6, rank=2)],
+        }
+    )
+    message = Message(
+        "giấy khai sinh của tôi ghi sai năm sinh của mẹ, muốn sửa lại", "ask_procedure",
+        [{"entity": "procedure", "value": "giấy khai sinh"}],
+    )
+    turn = Dialogue(kb, store).respond(message, Context())
+    assert turn.kind == "clarify"
+    assert [p.code for p in turn.options] == [correction, BIRTH, MARRIAGE, DEATH]
