@@ -252,7 +252,7 @@ def write_config(config: GateConfig, model: str, path: Path = GATE_FILE, note: s
     data.setdefault("models", {})[model] = {k: v for k, v in values.items() if k not in unused}
     header = (
         "# Confidence-gate thresholds per embedding model, written by\n"
-        "# `python -m knowledge_base calibrate-gate benchmarks/questions/dev.jsonl --write`.\n"
+        "# `python -m knowledge_base calibrate-gate FILE... --write` (see benchmarks/README.md).\n"
         f"# {note}\n"
     )
     path.write_text(header + yaml.safe_dump(data, sort_keys=True, allow_unicode=True), encoding="utf-8")

@@ -178,7 +178,9 @@ def _cmd_calibrate_gate(args: argparse.Namespace) -> int:
     kb = KnowledgeBase.from_settings()
     stored = {p.code for p in open_store(kb.settings).all()}
     # A question whose procedures are not in this database is one the corpus cannot answer.
-    questions = [replace(q, expected=[c for c in q.expected if c in stored]) for q in read_questions(Path(args.file))]
+    questions = [
+        replace(q, expected=[c for c in q.expected if c in stored]) for file in args.file for q in read_questions(Path(file))
+    ]
     samples = collect(questions, lambda q: kb.ask(q, k=10).candidates)
     targets = Targets(args.max_wrong, args.min_unanswerable_handoff, args.unanswerable_cost)
     learned = args.rule == "learned"
@@ -189,13 +191,14 @@ def _cmd_calibrate_gate(args: argparse.Namespace) -> int:
     print(f"5-fold cross-validated outcomes: {held_out}")
     if args.write:
         key = profile_key(kb.embedder.name, kb.retriever.index.manifest.get("procedures"))
+        sources = " + ".join(f"{Path(f).parent.name}/{Path(f).name}" for f in args.file)
         write_config(
             config,
             key,
             note=(
-                f"{key}: calibrated on {Path(args.file).name}, {len(samples)} questions, targets: wrong <= "
-                f"{targets.max_wrong}, unanswerable handed off >= {targets.min_unanswerable_handoff}, "
-                f"unanswerable cost {targets.unanswerable_cost}, answer rule {args.rule}"
+                f"{key}: calibrated on {sources}, {len(samples)} questions, targets: wrong <= {targets.max_wrong}, "
+                f"unanswerable handed off >= {targets.min_unanswerable_handoff}, unanswerable cost "
+                f"{targets.unanswerable_cost}, answer rule {args.rule}"
             ),
         )
         print(f"written for {key!r}")
@@ -239,8 +242,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-pairs", type=int, default=None)
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=_cmd_train_embedder)
-    p = sub.add_parser("calibrate-gate", help="choose the gate's thresholds on a labelled JSONL file")
-    p.add_argument("file")
+    p = sub.add_parser("calibrate-gate", help="choose the gate's thresholds on labelled JSONL files")
+    p.add_argument("file", nargs="+", help="question files, or conversation files (their first turns)")
     p.add_argument("--write", action="store_true", help="store them in knowledge_base/data/gate.yml")
     p.add_argument("--max-wrong", type=float, default=0.05, help="largest share of answerable questions answered wrongly")
     p.add_argument(

@@ -37,7 +37,10 @@ class LabelledQuestion:
 
 
 def read_questions(path: Path) -> list[LabelledQuestion]:
-    """Read a labelled JSONL file.
+    """Read a labelled JSONL file: question rows (``{"question": str, "expected": [codes]}``), or
+    conversation rows (``{"turns": [...]}``, benchmarks/conversations/README.md), whose first turn
+    stands alone and is read as a question (a handoff turn expects no procedure; unscored turns are
+    skipped).
 
     Raises:
         EvalFileError: naming the line that is not a valid row.
@@ -49,9 +52,19 @@ def read_questions(path: Path) -> list[LabelledQuestion]:
                 continue
             try:
                 obj = json.loads(line)
-                question, expected = obj["question"], obj["expected"]
-            except (json.JSONDecodeError, KeyError, TypeError) as exc:
-                raise EvalFileError(f"{path}:{number}: expected {{'question': str, 'expected': [codes]}} ({exc})") from exc
+                if isinstance(obj, dict) and "turns" in obj:
+                    first = obj["turns"][0]
+                    kind = first["expect"]["kind"]
+                    if kind == "any":
+                        continue
+                    question = first["text"]
+                    expected = [first["expect"]["procedure"]] if kind in ("answer", "answer_or_clarify") else []
+                else:
+                    question, expected = obj["question"], obj["expected"]
+            except (json.JSONDecodeError, KeyError, TypeError, IndexError) as exc:
+                raise EvalFileError(
+                    f"{path}:{number}: expected {{'question': str, 'expected': [codes]}} or a conversation ({exc})"
+                ) from exc
             if not isinstance(question, str) or not isinstance(expected, list):
                 raise EvalFileError(f"{path}:{number}: 'question' must be a string and 'expected' a list")
             rows.append(LabelledQuestion(question, [str(c) for c in expected]))

@@ -76,6 +76,30 @@ def test_index_search_eval(env: dict[str, str], tmp_path: Path) -> None:
     assert sum(summary["decisions"].values()) == 3
     assert summary["recall_at_5"] == 1.0
 
+    conversations = tmp_path / "c.jsonl"
+    conversations.write_text(
+        json.dumps({"id": "c1", "turns": [
+            {"text": "lam giay khai sinh o dau", "expect": {"kind": "answer", "procedure": "1.001193", "aspect": "place"}},
+            {"text": "phi bn", "expect": {"kind": "answer", "procedure": "1.001193", "aspect": "fee"}},
+        ]}, ensure_ascii=False) + "\n",
+        encoding="utf-8",
+    )
+    more = tmp_path / "more.jsonl"
+    more.write_text(
+        "".join(
+            json.dumps({"question": q, "expected": e}, ensure_ascii=False) + "\n"
+            for q, e in [
+                ("đăng ký tạm trú", ["1.004194"]), ("đăng ký khai tử", ["1.000656"]), ("tách hộ", ["1.010038"]),
+                ("giá vàng hôm nay", []), ("kết quả bóng đá tối qua", []), ("cách nấu phở bò", []),
+            ]
+        ),
+        encoding="utf-8",
+    )
+    # Question files and a conversation file together; no --write, so gate.yml is untouched.
+    calibrated = run(["calibrate-gate", str(questions), str(more), str(conversations)], env)
+    assert calibrated.returncode == 0, calibrated.stderr
+    assert "on all 10 questions" in calibrated.stdout and "answer_weights=" in calibrated.stdout
+
 
 @pytest.mark.parametrize(
     ("args", "status"),

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,7 +67,10 @@ def test_metrics_on_a_hand_computed_example() -> None:
 
 @pytest.mark.parametrize(
     "content",
-    ['{"question": "a"}\n', "not json\n", '{"question": 1, "expected": []}\n', '{"question": "a", "expected": "x"}\n', ""],
+    [
+        '{"question": "a"}\n', "not json\n", '{"question": 1, "expected": []}\n', '{"question": "a", "expected": "x"}\n', "",
+        '{"turns": []}\n', '{"turns": [{"text": "a", "expect": {"kind": "answer"}}]}\n',
+    ],
 )
 def test_read_questions_rejects_bad_files(tmp_path: Path, content: str) -> None:
     path = tmp_path / "q.jsonl"
@@ -79,3 +83,23 @@ def test_read_questions_skips_blank_lines(tmp_path: Path) -> None:
     path = tmp_path / "q.jsonl"
     path.write_text('{"question": "a", "expected": ["1.001193"]}\n\n{"question": "b", "expected": []}\n')
     assert read_questions(path) == [LabelledQuestion("a", ["1.001193"]), LabelledQuestion("b", [])]
+
+
+def test_read_questions_takes_the_first_turn_of_a_conversation(tmp_path: Path) -> None:
+    path = tmp_path / "conversations.jsonl"
+    rows = [
+        {"id": "c1", "turns": [
+            {"text": "khai sinh can gi", "expect": {"kind": "answer", "procedure": "1.001193", "aspect": "documents"}},
+            {"text": "phi bn", "expect": {"kind": "answer", "procedure": "1.001193", "aspect": "fee"}},
+        ]},
+        {"id": "c2", "turns": [{"text": "gia vang hom nay", "expect": {"kind": "handoff"}}]},
+        {"id": "c3", "turns": [{"text": "chao ad", "expect": {"kind": "any"}}]},
+        {"id": "c4", "turns": [{"text": "cat khau", "expect": {"kind": "answer_or_clarify", "procedure": "1.003197",
+                                                           "aspect": "overview"}}]},
+    ]
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    assert read_questions(path) == [
+        LabelledQuestion("khai sinh can gi", ["1.001193"]),
+        LabelledQuestion("gia vang hom nay", []),
+        LabelledQuestion("cat khau", ["1.003197"]),
+    ]
