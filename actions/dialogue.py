@@ -46,7 +46,6 @@ INTENT_ASPECTS = {
     "ask_legal": "legal",
 }
 HANDOFF_INTENTS = ("request_human", "complain", "out_of_scope")
-MAX_OPTIONS = 4  # clarification buttons, as the gate offers at most (GateConfig.max_options)
 
 # A follow-up may carry this many words that could name a procedure and still stay in context.
 FOLLOW_UP_MAX_TOPIC_WORDS = 3
@@ -218,7 +217,7 @@ class Dialogue:
             # sai năm sinh, muốn sửa"): the whole message's best candidate gets the first button.
             best = self._procedures(c.code for c in answer.candidates[:1])
             rest = [p for p in retry.options if p not in best]
-            return Turn("clarify", aspect, options=(*best, *rest)[:MAX_OPTIONS])
+            return Turn("clarify", aspect, options=(*best, *rest)[: self.kb.gate.max_options])
         return retry if retry.kind == "answer" else turn
 
     @staticmethod

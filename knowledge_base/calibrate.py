@@ -102,22 +102,18 @@ class Features:
         self.conf = np.full((n, OPTIONS), -np.inf)
         self.gap = np.full((n, OPTIONS), np.inf)
         self.hit = np.zeros((n, OPTIONS), dtype=bool)
-        self.margin = np.zeros(n)
-        self.agree = np.zeros(n, dtype=bool)
-        self.coverage = np.zeros(n)
         self.x = np.zeros((n, len(ANSWER_FEATURES)))
         for i, s in enumerate(samples):
             c = s.candidates
             if not c:
                 continue
             self.x[i] = answer_features(c)
-            self.margin[i] = c[0].score - c[1].score if len(c) > 1 else c[0].score
-            self.agree[i] = c[0].dense_rank == 1 and c[0].lexical_rank == 1
-            self.coverage[i] = c[0].coverage
             for k, cand in enumerate(c[:OPTIONS]):
                 self.conf[i, k] = cand.confidence
                 self.gap[i, k] = c[0].score - cand.score
                 self.hit[i, k] = cand.code in s.expected
+        column = {name: self.x[:, j] for j, name in enumerate(ANSWER_FEATURES)}
+        self.margin, self.agree, self.coverage = column["margin"], column["agree"] > 0, column["coverage"]
 
     @property
     def top_right(self) -> np.ndarray:

@@ -10,7 +10,6 @@ a warning says how to train. Any other sentence-transformers name or local path 
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import os
 from pathlib import Path
@@ -132,14 +131,10 @@ def model_version(embedder: Embedder) -> str | None:
     """What distinguishes one training of a local model from another: the fingerprint that
     ``train_embedder`` records next to the weights, or None for a model nobody trained here. An index
     built with another version of the same-named model holds vectors the queries no longer match."""
+    from knowledge_base.finetune import recorded_fingerprint
+
     location = getattr(embedder, "location", None)
-    info = Path(location) / "training.json" if location else None
-    if info is None or not info.is_file():
-        return None
-    try:
-        return json.loads(info.read_text(encoding="utf-8")).get("fingerprint")
-    except (OSError, ValueError):
-        return None
+    return recorded_fingerprint(Path(location)) if location else None
 
 
 class HashingEmbedder:

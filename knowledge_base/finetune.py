@@ -518,14 +518,20 @@ def _batches(
     return batches
 
 
-def _is_cached(out_dir: Path, fingerprint: str) -> bool:
-    info = out_dir / TRAINING_INFO
-    if not info.is_file() or not (out_dir / "modules.json").is_file():
-        return False
+def recorded_fingerprint(model_dir: Path) -> str | None:
+    """The fingerprint ``train_embedder`` recorded next to the model in ``model_dir``, or None when
+    no readable training record is there (a model trained elsewhere, or none)."""
+    info = Path(model_dir) / TRAINING_INFO
+    if not info.is_file():
+        return None
     try:
-        return json.loads(info.read_text(encoding="utf-8")).get("fingerprint") == fingerprint
-    except (OSError, json.JSONDecodeError):
-        return False
+        return json.loads(info.read_text(encoding="utf-8")).get("fingerprint")
+    except (OSError, ValueError):
+        return None
+
+
+def _is_cached(out_dir: Path, fingerprint: str) -> bool:
+    return (out_dir / "modules.json").is_file() and recorded_fingerprint(out_dir) == fingerprint
 
 
 def train_embedder(

@@ -104,11 +104,10 @@ def decide(candidates: Sequence[Candidate], config: GateConfig) -> Decision:
         if answer_probability(candidates, config.answer_weights) >= config.answer_probability:
             return Decision("answer", [top.code], "likely_right", top.confidence)
     else:
-        margin = top.score - candidates[1].score if len(candidates) > 1 else top.score
-        agree = top.dense_rank == 1 and top.lexical_rank == 1
-        if top.confidence >= config.answer_score and margin >= config.answer_margin:
+        signals = dict(zip(ANSWER_FEATURES, answer_features(candidates)))
+        if top.confidence >= config.answer_score and signals["margin"] >= config.answer_margin:
             return Decision("answer", [top.code], "confident", top.confidence)
-        if agree and top.confidence >= config.agree_score:
+        if signals["agree"] and top.confidence >= config.agree_score:
             return Decision("answer", [top.code], "retrievers_agree", top.confidence)
         if top.coverage >= config.cover_score and top.confidence >= config.cover_confidence:
             return Decision("answer", [top.code], "names_procedure", top.confidence)

@@ -545,8 +545,6 @@ def english_rendering(text: str, rules: TextRules | None = None) -> str | None:
     return " ".join(added) or None
 
 
-
-
 @dataclass(frozen=True)
 class QueryForms:
     """The forms of one query that retrieval and the bot use.
