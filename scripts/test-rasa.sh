@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Check the Rasa side of the project in .venv-rasa (Python 3.10, Rasa 3.6):
 #   1. `rasa data validate` on the project (domain.yml, config.yml, bot/data);
-#   2. pytest on the custom NLU components, including a real `rasa train nlu` (a few minutes);
+#   2. pytest on the custom NLU components, including a real `rasa train nlu` (a few minutes), the
+#      caching tracker store and the `bot.server` launcher;
 #   3. `rasa test core --e2e --fail-on-prediction-errors` on the test conversations in
 #      tests/bot/conversations with the trained model ($RASA_MODEL, `make rasa-model`): every user
 #      message must get the story's intent and entities, every bot step the story's action.
@@ -24,8 +25,9 @@ status=0
 echo "test-rasa: rasa data validate" >&2
 "$RASA_PY" -m rasa data validate --fail-on-warnings \
     --domain domain.yml --data bot/data --config config.yml || status=1
-echo "test-rasa: pytest tests/bot/test_components.py" >&2
-"$RASA_PY" -m pytest -q -p no:cacheprovider tests/bot/test_components.py "$@" || status=1
+echo "test-rasa: pytest tests/bot (components, tracker store, server)" >&2
+"$RASA_PY" -m pytest -q -p no:cacheprovider tests/bot/test_components.py tests/bot/test_tracker_store.py \
+    tests/bot/test_server.py "$@" || status=1
 RASA_MODEL=${RASA_MODEL:-var/rasa/models/ward.tar.gz}
 echo "test-rasa: rasa test core --e2e on tests/bot/conversations with $RASA_MODEL" >&2
 if [[ -f "$RASA_MODEL" ]]; then

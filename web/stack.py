@@ -145,7 +145,8 @@ class Stack:
 
     def rasa_command(self) -> list[str]:
         return [
-            str(RASA_PYTHON), "-m", "rasa", "run",
+            # `rasa run` with one speed fix applied first (bot/server.py)
+            str(RASA_PYTHON), "-m", "bot.server", "run",
             "--model", str(self.model),
             "--endpoints", str(self.endpoints),
             "--credentials", "credentials.yml",

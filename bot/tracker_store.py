@@ -1,0 +1,118 @@
+"""``CachingSQLTrackerStore``: Rasa's SQL tracker store that remembers each conversation's current session.
+
+Rasa loads a conversation from its tracker store at the start of every message and saves it at the
+end. The stock ``SQLTrackerStore`` pays for that with three queries a message (load the session's
+events, count them again before saving, insert the new ones), and profiling under load put 30% of the
+Rasa process's time there (benchmarks/dialogue.md). This store keeps, per conversation, the stored
+rows of its current session (the same JSON strings the ``events`` table holds) in memory:
+
+- ``retrieve`` rebuilds the tracker from those rows without a query; a conversation it has not seen
+  since the start (or that fell out of the cache) is read from the database once, as before;
+- ``save`` inserts the events after the ones it knows are stored, with no count query.
+
+The database stays the record: every event is written before the reply goes out, exactly the rows the
+stock store writes, and ``retrieve_full_tracker`` (the HTTP API's history) still reads it. The cache
+is only right while this process is the only writer of its conversations, which the in-memory lock
+store of one Rasa instance already requires (several instances need Redis locks and the stock store).
+
+Configured in ``endpoints.yml`` as ``type: bot.tracker_store.CachingSQLTrackerStore`` with the same
+keys as ``type: SQL``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections import OrderedDict
+from typing import Any, NamedTuple, Optional, Text
+
+from rasa.core.tracker_store import SQLTrackerStore
+from rasa.shared.core.events import SessionStarted
+from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.shared.nlu.constants import INTENT_NAME_KEY
+
+DEFAULT_MAX_CONVERSATIONS = 5000
+
+
+class StoredEvent(NamedTuple):
+    """The columns of one row of the ``events`` table that the session query and a tracker need."""
+
+    timestamp: Optional[float]
+    type_name: str
+    data: str
+
+
+class CachingSQLTrackerStore(SQLTrackerStore):
+    """``SQLTrackerStore`` plus an in-memory copy of recent conversations' current sessions.
+
+    Args:
+        max_conversations: conversations kept in memory, least recently used dropped first (a dropped
+            one is read from the database again on its next message).
+        Every other argument is ``SQLTrackerStore``'s.
+    """
+
+    def __init__(self, *args: Any, max_conversations: int = DEFAULT_MAX_CONVERSATIONS, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if int(max_conversations) < 1:
+            raise ValueError("max_conversations must be at least 1")
+        self.max_conversations = int(max_conversations)
+        # sender id -> the stored events of its current session, in the order of their ids
+        self._sessions: OrderedDict[str, list[StoredEvent]] = OrderedDict()
+
+    async def retrieve(self, sender_id: Text) -> Optional[DialogueStateTracker]:
+        stored = self._stored_session(sender_id)
+        if not stored or not self.domain:
+            return None
+        events = [json.loads(row.data) for row in stored]
+        return DialogueStateTracker.from_dict(sender_id, events, self.domain.slots)
+
+    async def save(self, tracker: DialogueStateTracker) -> None:
+        await self.stream_events(tracker)
+        stored = self._stored_session(tracker.sender_id)
+        records = []
+        for event in itertools.islice(tracker.events, len(stored), None):
+            data = event.as_dict()
+            records.append(
+                {
+                    "sender_id": tracker.sender_id,
+                    "type_name": event.type_name,
+                    "timestamp": data.get("timestamp"),
+                    "intent_name": data.get("parse_data", {}).get("intent", {}).get(INTENT_NAME_KEY),
+                    "action_name": data.get("name"),
+                    "data": json.dumps(data),
+                }
+            )
+        if records:
+            # One INSERT for all rows (the ORM's unit of work cost more than the rows themselves).
+            with self.session_scope() as session:
+                session.execute(self.SQLEvent.__table__.insert(), records)
+                session.commit()
+        new = [StoredEvent(r["timestamp"], r["type_name"], r["data"]) for r in records]
+        self._remember(tracker.sender_id, current_session([*stored, *new]))
+
+    def _stored_session(self, sender_id: Text) -> list[StoredEvent]:
+        stored = self._sessions.get(sender_id)
+        if stored is not None:
+            self._sessions.move_to_end(sender_id)
+            return stored
+        with self.session_scope() as session:
+            query = self._event_query(session, sender_id, fetch_events_from_all_sessions=False)
+            stored = [StoredEvent(row.timestamp, row.type_name, row.data) for row in query.all()]
+        self._remember(sender_id, stored)
+        return stored
+
+    def _remember(self, sender_id: Text, stored: list[StoredEvent]) -> None:
+        self._sessions[sender_id] = stored
+        self._sessions.move_to_end(sender_id)
+        while len(self._sessions) > self.max_conversations:
+            self._sessions.popitem(last=False)
+
+
+def current_session(stored: list[StoredEvent]) -> list[StoredEvent]:
+    """The rows ``SQLTrackerStore``'s session query returns: those stamped at or after the latest
+    ``SessionStarted``, or all of them when there is none."""
+    starts = [row.timestamp for row in stored if row.type_name == SessionStarted.type_name and row.timestamp is not None]
+    if not starts:
+        return stored
+    latest = max(starts)
+    return [row for row in stored if row.timestamp is not None and row.timestamp >= latest]
