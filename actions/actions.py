@@ -21,7 +21,7 @@ from rasa_sdk.events import ConversationPaused, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.answers import Phrases, age_note, facts, source_line
-from actions.dialogue import HANDOFF_INTENTS, Context, Dialogue, Message, Turn
+from actions.dialogue import HANDOFF_INTENTS, Context, Dialogue, Message, Turn, read_intent
 from knowledge_base.service import KnowledgeBase, open_store
 from knowledge_base.settings import get_settings
 from web.cases import CaseService
@@ -154,7 +154,10 @@ class ActionHandoff(Action):
         return "action_handoff"
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
-        intent = message_of(tracker).intent
+        message = message_of(tracker)
+        if read_intent(message) != message.intent:  # an English question the NLU did not recognise
+            return ActionAnswer().run(dispatcher, tracker, domain)
+        intent = message.intent
         reason = intent if intent in HANDOFF_INTENTS else "nlu_fallback"
         return hand_off(dispatcher, tracker, reason)
 

@@ -7,7 +7,8 @@ The conversation's context is the procedure last answered, the aspect last asked
 last offered. A message is read in this order:
 
 1. intents that always go to a person (asked for one, complaint, out of scope, NLU fallback);
-   (an NLU fallback is searched, and handed off unless retrieval is confident);
+   (an NLU fallback is searched, and handed off unless retrieval is confident; an English message
+   in which the English glossary finds a procedure is a question, whatever the NLU made of it);
 2. a pick among clarification options (a button payload or "cái thứ 2");
 3. a correction ("không phải, ý tôi là …"): search again without the procedure in context;
 4. a question: a bare follow-up ("thế lệ phí bao nhiêu?") keeps the procedure in context; a message
@@ -29,7 +30,7 @@ from knowledge_base.retriever import Candidate
 from knowledge_base.schema import CODE_PATTERN, Procedure
 from knowledge_base.service import KnowledgeBase
 from knowledge_base.store import ProcedureStore
-from knowledge_base.text import fold, folded_words, topic_words
+from knowledge_base.text import english_rendering, fold, folded_words, looks_english, topic_words
 
 DATA = Path(__file__).resolve().parent / "data"
 ASPECT_CUES_FILE = DATA / "aspect_cues.yml"
@@ -46,6 +47,8 @@ INTENT_ASPECTS = {
     "ask_legal": "legal",
 }
 HANDOFF_INTENTS = ("request_human", "complain", "out_of_scope")
+# What the NLU may call an English question it cannot read (asking for a person or complaining stays).
+ENGLISH_OVERRULED_INTENTS = ("out_of_scope", "nlu_fallback")
 
 # A follow-up may carry this many words that could name a procedure and still stay in context.
 FOLLOW_UP_MAX_TOPIC_WORDS = 3
@@ -156,6 +159,26 @@ def ordinal(text: str) -> int | None:
     return None
 
 
+def procedure_words(text: str) -> list[str]:
+    """The words of a message that could name a procedure. Vietnamese: ``topic_words`` (everything
+    but fillers and aspect words). English: the words of the Vietnamese terms the English glossary
+    finds, since the filler lists know no English ("where do I have to go for that?" names nothing
+    and follows up on the procedure in context)."""
+    if looks_english(text):
+        rendering = english_rendering(text)
+        return rendering.split() if rendering else []
+    return topic_words(text)
+
+
+def read_intent(message: Message) -> str:
+    """The intent the turn logic acts on: the NLU's, except that an English message in which the
+    English glossary finds a procedure ("how do I register the birth of my baby") is a question about
+    it, whatever the NLU (which learned little English) made of it."""
+    if message.intent in ENGLISH_OVERRULED_INTENTS and english_rendering(message.text):
+        return "ask_procedure"
+    return message.intent
+
+
 class Dialogue:
     """Decides each turn with the knowledge base.
 
@@ -169,7 +192,7 @@ class Dialogue:
         self.store = store
 
     def respond(self, message: Message, context: Context) -> Turn:
-        intent = message.intent
+        intent = read_intent(message)
         if intent in HANDOFF_INTENTS:
             return Turn("handoff", reason=intent)
         if intent == "nlu_fallback":
@@ -179,7 +202,9 @@ class Dialogue:
         if intent == "correct_procedure" and context.procedure:
             return self._correct(message, context)
         aspect = INTENT_ASPECTS.get(intent, "overview")
-        if aspect == "overview":  # "a question about a procedure": its words may still name the aspect
+        if aspect == "overview" or looks_english(message.text):
+            # "a question about a procedure": its words may still name the aspect; in English they
+            # name it better than the NLU, which learned little English
             aspect = aspect_from_text(message.text) or aspect
         return self._for_age(self._question(message, context, aspect), message)
 
@@ -187,12 +212,12 @@ class Dialogue:
 
     def _question(self, message: Message, context: Context, aspect: str) -> Turn:
         mentions = self._mentions(message)
-        names_procedure = bool(mentions) or bool(topic_words(message.text))
+        names_procedure = bool(mentions) or bool(procedure_words(message.text))
         in_context = self._procedure(context.procedure)
         if in_context and not names_procedure:
             return Turn("answer", aspect, in_context, follow_up=True)
         turn = self._search(message.text, mentions, aspect)
-        if in_context and not mentions and len(topic_words(message.text)) <= FOLLOW_UP_MAX_TOPIC_WORDS:
+        if in_context and not mentions and len(procedure_words(message.text)) <= FOLLOW_UP_MAX_TOPIC_WORDS:
             # A few stray words ("thế còn cho người nước ngoài?") do not leave the context unless
             # retrieval is sure of another procedure.
             if turn.kind == "handoff" or (turn.kind == "clarify" and in_context in turn.options):
@@ -233,9 +258,9 @@ class Dialogue:
         with the reason ``nlu_fallback``."""
         in_context = self._procedure(context.procedure)
         cue = aspect_from_text(message.text)
-        if in_context and cue and len(topic_words(message.text)) <= FOLLOW_UP_MAX_TOPIC_WORDS:
+        if in_context and cue and len(procedure_words(message.text)) <= FOLLOW_UP_MAX_TOPIC_WORDS:
             return Turn("answer", cue, in_context, follow_up=True)  # "nộp rồi chờ mấy hôm"
-        if not topic_words(message.text):
+        if not procedure_words(message.text):
             return Turn("handoff", reason="nlu_fallback")
         turn = self._search(message.text, self._mentions(message), aspect_from_text(message.text) or "overview")
         return self._for_age(turn, message) if turn.kind != "handoff" else Turn("handoff", reason="nlu_fallback")
@@ -249,7 +274,7 @@ class Dialogue:
         if index is not None and context.options and -len(context.options) <= index < len(context.options):
             if procedure := self._procedure(context.options[index]):
                 return Turn("answer", aspect, procedure)
-        if topic_words(message.text):
+        if procedure_words(message.text):
             return self._question(message, Context(aspect=aspect), aspect)
         options = self._procedures(context.options)
         if len(options) >= 2:
@@ -261,7 +286,7 @@ class Dialogue:
         wrong = context.procedure
         if wrong in _age_variants() and age_of(message) is not None:  # "à nhầm, cháu mới 12 tuổi"
             return self._for_age(Turn("answer", aspect, self._procedure(wrong)), message)
-        if not topic_words(message.text) and not message.entity_values("procedure"):
+        if not procedure_words(message.text) and not message.entity_values("procedure"):
             options = self._procedures(c for c in context.options if c != wrong)
             if len(options) >= 2:
                 return Turn("clarify", aspect, options=options)

@@ -302,6 +302,7 @@ class TextRules:
     folded_abbreviations: dict[str, str]
     synonyms: tuple[SynonymRule, ...]
     synonym_patterns: tuple[tuple[str, re.Pattern[str] | None, re.Pattern[str] | None], ...]
+    english_glossary: tuple[tuple[str, re.Pattern[str]], ...] = ()  # see english_rendering
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
@@ -436,6 +437,7 @@ def load_rules(path: Path | str | None = None) -> TextRules:
         folded_abbreviations=folded,
         synonyms=synonyms,
         synonym_patterns=patterns,
+        english_glossary=_english_glossary(synonyms),
     )
 
 
@@ -525,24 +527,55 @@ ENGLISH_MARKERS = frozenset(
 )
 
 
+# Little English words that glossary phrases may or may not hold ("register a birth" / "register the
+# birth of my baby"): the glossary is matched with them left out of both sides.
+ENGLISH_FILLERS = frozenset("a an the my our his her their your its of for to".split())
+
+
+def _english_content(text: str) -> str:
+    return " ".join(w for w in re.findall(r"[a-z0-9']+", text.lower()) if w not in ENGLISH_FILLERS)
+
+
+def _english_glossary(synonyms: tuple[SynonymRule, ...]) -> tuple[tuple[str, re.Pattern[str]], ...]:
+    """(official term, pattern of its ASCII phrases without fillers), in rule order."""
+    glossary = []
+    for rule in synonyms:
+        phrases = {_english_content(t) for t in rule.terms if t.isascii()} - {""}
+        if phrases:
+            alternatives = "|".join(re.escape(p) for p in sorted(phrases, key=len, reverse=True))
+            glossary.append((rule.official, re.compile(rf"(?<![\w'])(?:{alternatives})(?![\w'])")))
+    return tuple(glossary)
+
+
+def looks_english(text: str) -> bool:
+    """True when ``text`` reads as English: at least two words of ``ENGLISH_MARKERS`` making a fifth
+    of its words, and at most a quarter of its words with Vietnamese letters ("fiancée" or "Đà Nẵng"
+    may appear in English). Vietnamese typed without diacritics shares few of the markers."""
+    tokens = text.split()
+    if sum(any(ch.isalpha() and ord(ch) > 127 for ch in token) for token in tokens) > 0.25 * len(tokens):
+        return False
+    words = re.findall(r"[a-z']+", text.lower())
+    markers = sum(word in ENGLISH_MARKERS for word in words)
+    return markers >= 2 and markers >= 0.2 * len(words)
+
+
 def english_rendering(text: str, rules: TextRules | None = None) -> str | None:
-    """For a question written in English, the Vietnamese terms its phrases stand for in the glossary
-    of ``synonyms.yml`` ("register our marriage" → "đăng ký kết hôn"), joined; None when the text is
-    not English (it has Vietnamese letters, or few English words) or names nothing in the glossary.
+    """For a question written in English (:func:`looks_english`), the Vietnamese terms its phrases
+    stand for in the glossary of ``synonyms.yml`` ("register the birth of my baby" → "đăng ký khai
+    sinh"), joined; None when the text is not English or names nothing in the glossary.
+
+    The glossary is matched without the little words of ``ENGLISH_FILLERS`` on either side, so a
+    phrase is found whatever article or possessive the citizen put in it.
 
     The embedding model and the lexical index only know Vietnamese: searching with the rendering
     finds the procedure an English question names, and nothing for what the glossary lacks.
     """
-    if any(ch.isalpha() and ord(ch) > 127 for ch in text):
-        return None
-    words = re.findall(r"[a-z']+", text.lower())
-    markers = sum(word in ENGLISH_MARKERS for word in words)
-    if markers < 2 or markers < 0.2 * len(words):
+    if not looks_english(text):
         return None
     rules = rules or load_rules()
-    normal = normalize(text)
-    added = _synonym_officials(normal, fold(normal), rules)
-    return " ".join(added) or None
+    content = _english_content(text)
+    added = [official for official, pattern in rules.english_glossary if pattern.search(content)]
+    return " ".join(dict.fromkeys(added)) or None
 
 
 @dataclass(frozen=True)

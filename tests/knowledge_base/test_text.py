@@ -11,6 +11,7 @@ from knowledge_base.text import (
     QueryForms,
     RulesError,
     english_rendering,
+    looks_english,
     expand_abbreviations,
     expand_synonyms,
     fold,
@@ -348,7 +349,30 @@ def test_tone_marks_unknown_style() -> None:
         ("dang ky ket hon can giay to gi", None),
         ("Đăng ký khai sinh ở đâu", None),
         ("birth certificate", None),  # too few English words to tell the language
+        # Articles and possessives do not keep a glossary phrase from matching ("register a birth").
+        ("How do I register the birth of my baby?", "đăng ký khai sinh"),
+        ("We want to adopt a child, what papers do we need?", "đăng ký nuôi con nuôi"),
+        # A loanword or a place name with Vietnamese letters does not make English text Vietnamese.
+        ("My fiancée needs a certificate of her marital status. Where does she apply?", "xác nhận tình trạng hôn nhân"),
+        ("I live in Đà Nẵng ward, how do I register my temporary residence?", "đăng ký tạm trú"),
+        # Calling oneself a foreigner names no procedure.
+        ("I'm a foreigner and I need a tax code, is it online?", "mã số thuế"),
+        ("cho hỏi đăng ký tạm trú ở đâu ạ", None),
     ],
 )
 def test_english_rendering(text: str, rendering: str | None) -> None:
     assert english_rendering(text) == rendering
+
+
+@pytest.mark.parametrize(
+    ("text", "english"),
+    [
+        ("where do I have to go for that?", True),
+        ("I live in Đà Nẵng ward, how do I register my temporary residence?", True),
+        ("the can cuoc bi gay thi lam the nao", False),
+        ("cho hỏi đăng ký tạm trú ở đâu ạ", False),
+        ("ok", False),
+    ],
+)
+def test_looks_english(text: str, english: bool) -> None:
+    assert looks_english(text) is english
