@@ -68,7 +68,11 @@ class KnowledgeBase:
         return load_gate_config(model=self.embedder.name, procedures=self.retriever.index.manifest.get("procedures"))
 
     def warm_up(self) -> None:
-        """Load the model and the index now rather than on the first question."""
+        """Load the model and the index now rather than on the first question, and switch the
+        embedder to its fast path for questions where it has one (long-running processes call this)."""
+        enable = getattr(self.embedder, "enable_fast_queries", None)
+        if enable is not None:
+            enable()
         self.retriever.search("đăng ký khai sinh", k=1)
 
     def ask(self, question: str, k: int = 5) -> Answer:
