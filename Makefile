@@ -64,7 +64,7 @@ run: setup index $(RASA_MODEL) ## start the assistant: action server (:5055) and
 
 test: setup $(RASA_MODEL) ## run every test (SQLite, PostgreSQL when a server can be started, and the Rasa side)
 	REQUIRE_RASA_STACK=1 RASA_MODEL=$(RASA_MODEL) scripts/test-postgres.sh $(PY) -m pytest -q
-	RASA_MODEL=$(RASA_MODEL) scripts/test-rasa.sh
+	RASA_MODEL=$(RASA_MODEL) scripts/test-postgres.sh scripts/test-rasa.sh
 
 bench: index ## measure retrieval quality, speed and memory (see benchmarks/README.md)
 	$(PY) -m benchmarks.retrieval

@@ -2,7 +2,8 @@
 # Check the Rasa side of the project in .venv-rasa (Python 3.10, Rasa 3.6):
 #   1. `rasa data validate` on the project (domain.yml, config.yml, bot/data);
 #   2. pytest on the custom NLU components, including a real `rasa train nlu` (a few minutes), the
-#      caching tracker store and the `bot.server` launcher;
+#      caching tracker store (also on PostgreSQL when TEST_POSTGRES_URL is set: `make test` runs this
+#      script under scripts/test-postgres.sh) and the `bot.server` launcher;
 #   3. `rasa test core --e2e --fail-on-prediction-errors` on the test conversations in
 #      tests/bot/conversations with the trained model ($RASA_MODEL, `make rasa-model`): every user
 #      message must get the story's intent and entities, every bot step the story's action.

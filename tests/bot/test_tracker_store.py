@@ -1,13 +1,15 @@
 """``CachingSQLTrackerStore`` keeps exactly what Rasa's own ``SQLTrackerStore`` keeps (run in ``.venv-rasa``).
 
-Every check compares the caching store with the stock store reading the same database file, so a
-difference in rows, order or session boundaries fails.
+Every check compares the caching store with the stock store reading the same database, so a
+difference in rows, order or session boundaries fails. Each runs on SQLite and, when ``make test``
+could start a server (``TEST_POSTGRES_URL``), on PostgreSQL in a schema of its own.
 """
 
 from __future__ import annotations
 
 import asyncio
-import sqlite3
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,6 +27,8 @@ from rasa.shared.core.events import (  # noqa: E402
 )
 from rasa.shared.core.trackers import DialogueStateTracker  # noqa: E402
 
+import sqlalchemy as sa  # noqa: E402
+
 from bot.tracker_store import CachingSQLTrackerStore  # noqa: E402
 
 DOMAIN = Domain.load(str(Path(__file__).resolve().parents[2] / "domain.yml"))
@@ -34,8 +38,30 @@ def run(coroutine):
     return asyncio.run(coroutine)
 
 
-def _store(kind, database: Path, **kwargs):
-    return kind(domain=DOMAIN, dialect="sqlite", db=str(database), **kwargs)
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict]:
+    """The tracker-store settings of an empty database (the keys endpoints.yml gives a SQL store)."""
+    if request.param == "sqlite":
+        yield {"dialect": "sqlite", "db": str(tmp_path / "tracker.db")}
+        return
+    url = sa.engine.make_url(request.getfixturevalue("postgres_url")).set(drivername="postgresql+psycopg2")
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(url)
+    with admin.begin() as connection:
+        connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield {
+            "dialect": "postgresql", "host": url.host, "port": url.port, "db": url.database,
+            "username": url.username, "password": url.password, "query": {"options": f"-csearch_path={schema}"},
+        }
+    finally:
+        with admin.begin() as connection:
+            connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+def _store(kind, database: dict, **kwargs):
+    return kind(domain=DOMAIN, **database, **kwargs)
 
 
 def _turn(text: str, time: float) -> list:
@@ -53,9 +79,11 @@ def _events(tracker: DialogueStateTracker | None) -> list[dict]:
     return [event.as_dict() for event in tracker.events]
 
 
-def _rows(database: Path) -> list[tuple]:
-    with sqlite3.connect(database) as connection:
-        return connection.execute("SELECT sender_id, type_name, intent_name, action_name, data FROM events ORDER BY id").fetchall()
+def _rows(database: dict, sender: str) -> list[tuple]:
+    store = _store(SQLTrackerStore, database)
+    query = "SELECT type_name, intent_name, action_name, data FROM events WHERE sender_id = :s ORDER BY id"
+    with store.engine.connect() as connection:
+        return [tuple(row) for row in connection.execute(sa.text(query), {"s": sender})]
 
 
 def _conversation(store, sender: str, turns: int, start: float = 1000.0) -> DialogueStateTracker:
@@ -72,17 +100,15 @@ def _conversation(store, sender: str, turns: int, start: float = 1000.0) -> Dial
     return tracker
 
 
-def test_every_event_is_written_once_in_order_as_the_stock_store_writes_it(tmp_path: Path):
-    caching, stock = tmp_path / "caching.db", tmp_path / "stock.db"
-    _conversation(_store(CachingSQLTrackerStore, caching), "a", turns=3)
-    _conversation(_store(SQLTrackerStore, stock), "a", turns=3)
-    rows = _rows(caching)
+def test_every_event_is_written_once_in_order_as_the_stock_store_writes_it(database: dict):
+    _conversation(_store(CachingSQLTrackerStore, database), "cached", turns=3)
+    _conversation(_store(SQLTrackerStore, database), "stock", turns=3)
+    rows = _rows(database, "cached")
     assert len(rows) == 3 + 3 * 5
-    assert rows == _rows(stock)
+    assert rows == _rows(database, "stock")
 
 
-def test_what_it_retrieves_equals_what_the_stock_store_reads_from_the_database(tmp_path: Path):
-    database = tmp_path / "t.db"
+def test_what_it_retrieves_equals_what_the_stock_store_reads_from_the_database(database: dict):
     caching = _store(CachingSQLTrackerStore, database)
     played = _conversation(caching, "a", turns=2)
     from_memory = run(caching.retrieve("a"))
@@ -91,18 +117,16 @@ def test_what_it_retrieves_equals_what_the_stock_store_reads_from_the_database(t
     assert from_memory.get_slot("procedure_code") == "1.001193"
 
 
-def test_a_restarted_process_reads_the_conversation_back_from_the_database(tmp_path: Path):
-    database = tmp_path / "t.db"
+def test_a_restarted_process_reads_the_conversation_back_from_the_database(database: dict):
     _conversation(_store(CachingSQLTrackerStore, database), "a", turns=2)
     restarted = _store(CachingSQLTrackerStore, database)
     tracker = run(restarted.retrieve("a"))
     tracker.update(UserUttered("cảm ơn", {"name": "thank", "confidence": 0.99}, timestamp=5000.0))
     run(restarted.save(tracker))
-    assert len(_rows(database)) == 3 + 2 * 5 + 1  # the old events were not written again
+    assert len(_rows(database, "a")) == 3 + 2 * 5 + 1  # the old events were not written again
 
 
-def test_a_new_session_is_retrieved_alone_as_the_stock_store_does(tmp_path: Path):
-    database = tmp_path / "t.db"
+def test_a_new_session_is_retrieved_alone_as_the_stock_store_does(database: dict):
     caching = _store(CachingSQLTrackerStore, database)
     tracker = _conversation(caching, "a", turns=1)
     for event in (
@@ -121,18 +145,17 @@ def test_a_new_session_is_retrieved_alone_as_the_stock_store_does(tmp_path: Path
     assert kinds == ["action", "session_started", "slot", "action", "user"]  # nothing of the first session
 
 
-def test_conversations_past_the_cache_size_are_read_again_and_stay_right(tmp_path: Path):
-    database = tmp_path / "t.db"
+def test_conversations_past_the_cache_size_are_read_again_and_stay_right(database: dict):
     caching = _store(CachingSQLTrackerStore, database, max_conversations=1)
-    for sender in ("a", "b", "a", "c", "b"):
-        _conversation(caching, sender, turns=1, start=len(_rows(database)) * 100.0)
+    for n, sender in enumerate(("a", "b", "a", "c", "b")):
+        _conversation(caching, sender, turns=1, start=1000.0 * (n + 1))
     stock = _store(SQLTrackerStore, database)
     for sender in "abc":
         assert _events(run(caching.retrieve(sender))) == _events(run(stock.retrieve(sender)))
     assert len(caching._sessions) == 1
 
 
-def test_an_unknown_conversation_is_none_and_a_bad_cache_size_is_refused(tmp_path: Path):
-    assert run(_store(CachingSQLTrackerStore, tmp_path / "t.db").retrieve("nobody")) is None
+def test_an_unknown_conversation_is_none_and_a_bad_cache_size_is_refused(database: dict):
+    assert run(_store(CachingSQLTrackerStore, database).retrieve("nobody")) is None
     with pytest.raises(ValueError, match="max_conversations"):
-        _store(CachingSQLTrackerStore, tmp_path / "t.db", max_conversations=0)
+        _store(CachingSQLTrackerStore, database, max_conversations=0)
