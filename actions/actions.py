@@ -21,7 +21,7 @@ from rasa_sdk.events import ConversationPaused, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.answers import Phrases, age_note, facts, source_line
-from actions.dialogue import HANDOFF_INTENTS, Context, Dialogue, Message, Turn, read_intent
+from actions.dialogue import Context, Dialogue, Message, Turn
 from knowledge_base.service import KnowledgeBase, open_store
 from knowledge_base.settings import get_settings
 from web.cases import CaseService
@@ -146,20 +146,13 @@ class ActionAnswer(Action):
         return hand_off(dispatcher, tracker, turn.reason)
 
 
-class ActionHandoff(Action):
-    """Hand off because of the intent: the citizen asked for a person, complained, asked something out
-    of scope, or the NLU did not understand."""
+class ActionHandoff(ActionAnswer):
+    """Where the rules send asking for a person, complaining and out-of-scope messages. The dialogue
+    decides as for any message: it hands these off with the intent as the reason, except an English
+    question the NLU did not recognise (``dialogue.read_intent``), which it answers."""
 
     def name(self) -> str:
         return "action_handoff"
-
-    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
-        message = message_of(tracker)
-        if read_intent(message) != message.intent:  # an English question the NLU did not recognise
-            return ActionAnswer().run(dispatcher, tracker, domain)
-        intent = message.intent
-        reason = intent if intent in HANDOFF_INTENTS else "nlu_fallback"
-        return hand_off(dispatcher, tracker, reason)
 
 
 class ActionFeedback(Action):
