@@ -13,7 +13,10 @@ rows of its current session (the same JSON strings the ``events`` table holds) i
 The database stays the record: every event is written before the reply goes out, exactly the rows the
 stock store writes, and ``retrieve_full_tracker`` (the HTTP API's history) still reads it. The cache
 is only right while this process is the only writer of its conversations, which the in-memory lock
-store of one Rasa instance already requires (several instances need Redis locks and the stock store).
+store of one Rasa instance already requires. With several Rasa processes, ``web.rasa_front`` keeps a
+conversation on one process while it is active and may move it only after an hour without messages;
+a conversation idle for ``max_idle_seconds`` (30 minutes by default) is read from the database again,
+so a process never answers from a copy another process has since extended.
 
 Configured in ``endpoints.yml`` as ``type: bot.tracker_store.CachingSQLTrackerStore`` with the same
 keys as ``type: SQL``.
@@ -23,8 +26,9 @@ from __future__ import annotations
 
 import itertools
 import json
+import time
 from collections import OrderedDict
-from typing import Any, NamedTuple, Optional, Text
+from typing import Any, Callable, NamedTuple, Optional, Text
 
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.events import SessionStarted
@@ -32,6 +36,7 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 
 DEFAULT_MAX_CONVERSATIONS = 5000
+DEFAULT_MAX_IDLE_SECONDS = 1800.0
 
 
 class StoredEvent(NamedTuple):
@@ -48,16 +53,30 @@ class CachingSQLTrackerStore(SQLTrackerStore):
     Args:
         max_conversations: conversations kept in memory, least recently used dropped first (a dropped
             one is read from the database again on its next message).
+        max_idle_seconds: a conversation not used for this long is read from the database again.
+        clock: seconds, monotonic (tests pass their own).
         Every other argument is ``SQLTrackerStore``'s.
     """
 
-    def __init__(self, *args: Any, max_conversations: int = DEFAULT_MAX_CONVERSATIONS, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        max_conversations: int = DEFAULT_MAX_CONVERSATIONS,
+        max_idle_seconds: float = DEFAULT_MAX_IDLE_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         if int(max_conversations) < 1:
             raise ValueError("max_conversations must be at least 1")
+        if float(max_idle_seconds) <= 0:
+            raise ValueError("max_idle_seconds must be positive")
         self.max_conversations = int(max_conversations)
-        # sender id -> the stored events of its current session, in the order of their ids
-        self._sessions: OrderedDict[str, list[StoredEvent]] = OrderedDict()
+        self.max_idle_seconds = float(max_idle_seconds)
+        self._clock = clock
+        # sender id -> (when last used, the stored events of its current session in the order of
+        # their ids), least recently used first
+        self._sessions: OrderedDict[str, tuple[float, list[StoredEvent]]] = OrderedDict()
 
     async def retrieve(self, sender_id: Text) -> Optional[DialogueStateTracker]:
         stored = self._stored_session(sender_id)
@@ -91,10 +110,11 @@ class CachingSQLTrackerStore(SQLTrackerStore):
         self._remember(tracker.sender_id, current_session([*stored, *new]))
 
     def _stored_session(self, sender_id: Text) -> list[StoredEvent]:
-        stored = self._sessions.get(sender_id)
-        if stored is not None:
-            self._sessions.move_to_end(sender_id)
-            return stored
+        self._forget_idle()
+        cached = self._sessions.get(sender_id)
+        if cached is not None:
+            self._remember(sender_id, cached[1])
+            return cached[1]
         with self.session_scope() as session:
             query = self._event_query(session, sender_id, fetch_events_from_all_sessions=False)
             stored = [StoredEvent(row.timestamp, row.type_name, row.data) for row in query.all()]
@@ -102,9 +122,17 @@ class CachingSQLTrackerStore(SQLTrackerStore):
         return stored
 
     def _remember(self, sender_id: Text, stored: list[StoredEvent]) -> None:
-        self._sessions[sender_id] = stored
+        self._sessions[sender_id] = (self._clock(), stored)
         self._sessions.move_to_end(sender_id)
         while len(self._sessions) > self.max_conversations:
+            self._sessions.popitem(last=False)
+
+    def _forget_idle(self) -> None:
+        now = self._clock()
+        while self._sessions:
+            used, _ = next(iter(self._sessions.values()))
+            if now - used < self.max_idle_seconds:
+                return
             self._sessions.popitem(last=False)
 
 

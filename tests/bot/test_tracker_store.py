@@ -155,7 +155,30 @@ def test_conversations_past_the_cache_size_are_read_again_and_stay_right(databas
     assert len(caching._sessions) == 1
 
 
-def test_an_unknown_conversation_is_none_and_a_bad_cache_size_is_refused(database: dict):
+def test_a_conversation_idle_past_the_limit_is_read_again_with_what_another_process_wrote(database: dict):
+    # Two Rasa processes (lanes): the front moves a conversation only after it has been idle for longer
+    # than the caches keep it, so the first process must then read what the second one added.
+    now = [0.0]
+    first = _store(CachingSQLTrackerStore, database, max_idle_seconds=1800, clock=lambda: now[0])
+    second = _store(CachingSQLTrackerStore, database)
+    _conversation(first, "a", turns=1)
+    now[0] = 1000.0
+    run(first.retrieve("a"))  # still in use: its idle time starts again
+    now[0] = 2500.0
+    moved = run(second.retrieve("a"))
+    for event in _turn("nộp ở đâu", 3000.0):
+        moved.update(event)
+    run(second.save(moved))
+
+    now[0] = 1000.0 + 1800.0  # idle for the limit
+    back = run(first.retrieve("a"))
+    assert _events(back) == _events(run(_store(SQLTrackerStore, database).retrieve("a")))
+    assert [e.get("text") for e in _events(back) if e["event"] == "user"] == ["lệ phí lần 0", "nộp ở đâu"]
+
+
+def test_an_unknown_conversation_is_none_and_bad_cache_limits_are_refused(database: dict):
     assert run(_store(CachingSQLTrackerStore, database).retrieve("nobody")) is None
     with pytest.raises(ValueError, match="max_conversations"):
         _store(CachingSQLTrackerStore, database, max_conversations=0)
+    with pytest.raises(ValueError, match="max_idle_seconds"):
+        _store(CachingSQLTrackerStore, database, max_idle_seconds=0)
