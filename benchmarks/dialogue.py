@@ -34,7 +34,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from web.stack import Stack
+from web.stack import Stack, default_lanes
 
 DEFAULT_CONVERSATIONS = Path(__file__).resolve().parent / "conversations" / "dev.jsonl"
 
@@ -202,10 +202,14 @@ def main(argv: list[str] | None = None) -> int:
         "--think", type=float, nargs="+", default=[0.0],
         help="latency: mean seconds a citizen takes between their messages (0 = back to back)",
     )
+    parser.add_argument("--lanes", type=int, help="Rasa servers sharing the load (default: as `make run`)")
     args = parser.parse_args(argv)
     conversations = read_conversations(args.conversations)
-    with Stack(rasa_port=0, action_port=0) as stack:
-        send(stack.rasa_url, "warm-up", "đăng ký khai sinh cần gì")  # models load before timing
+    with Stack(rasa_port=0, action_port=0, lanes=args.lanes or default_lanes()) as stack:
+        # Every lane loads its models before timing: the front gives each new conversation, one at a
+        # time, to the lane holding the fewest.
+        for number in range(len(stack.running_lanes)):
+            send(stack.rasa_url, f"warm-up-{number}", "đăng ký khai sinh cần gì")
         if args.mode == "quality":
             print(json.dumps(quality(stack.rasa_url, conversations, args.details), ensure_ascii=False, indent=2))
         else:

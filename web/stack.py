@@ -73,16 +73,49 @@ def _tail(log: Path, lines: int = 30) -> str:
         return "(no log)"
 
 
+def default_lanes() -> int:
+    """``RASA_LANES`` or, unset, one lane per core up to two (more lanes on two cores only add memory:
+    three measured no faster than two, benchmarks/dialogue.md)."""
+    configured = os.environ.get("RASA_LANES", "").strip()
+    if configured:
+        if not configured.isdigit() or int(configured) < 1:
+            raise StackError(f"RASA_LANES must be a whole number of at least 1, not {configured!r}")
+        return int(configured)
+    return max(1, min(2, os.cpu_count() or 1))
+
+
+@dataclass
+class Lane:
+    """One Rasa server and the action server it calls."""
+
+    rasa_port: int
+    action_port: int
+    name: str  # "" for the first lane, "-2", "-3"... in log file names
+
+    @property
+    def rasa_url(self) -> str:
+        return f"http://127.0.0.1:{self.rasa_port}"
+
+    @property
+    def action_url(self) -> str:
+        return f"http://127.0.0.1:{self.action_port}"
+
+
 @dataclass
 class Stack:
-    """The action server and the Rasa server as child processes.
+    """The action server and the Rasa server as child processes, in one or more lanes.
+
+    With one lane, Rasa listens on ``rasa_port``. With several (``lanes``), each lane is a Rasa server
+    and its own action server on free ports, and ``web.rasa_front`` listens on ``rasa_port`` and pins
+    every conversation to one lane, so clients see one Rasa either way.
 
     Args:
         model: the trained Rasa model (``make rasa-model`` writes ``var/rasa/models/ward.tar.gz``).
         log_dir: where each service writes its log.
-        env: extra environment for both (``DATABASE_URL``, ``INDEX_DIR``, ``EMBEDDING_MODEL``...).
-        rasa_port / action_port: 0 picks free ports.
-        tracker_db: the SQLite file of Rasa's tracker store.
+        env: extra environment for all (``DATABASE_URL``, ``INDEX_DIR``, ``EMBEDDING_MODEL``...).
+        rasa_port / action_port: 0 picks free ports (``action_port`` is the first lane's).
+        tracker_db: the SQLite file of Rasa's tracker store (shared by the lanes).
+        lanes: how many Rasa servers share the load.
     """
 
     model: Path = DEFAULT_MODEL
@@ -93,23 +126,27 @@ class Stack:
     tracker_db: Path = REPO_ROOT / "var" / "rasa" / "tracker.db"
     endpoints: Path = REPO_ROOT / "endpoints.yml"
     token: str = field(default_factory=lambda: os.environ.get("RASA_TOKEN") or secrets.token_urlsafe(16))
+    lanes: int = 1
     processes: list[subprocess.Popen] = field(default_factory=list)
+    running_lanes: list[Lane] = field(default_factory=list)
 
     @property
     def rasa_url(self) -> str:
+        """Where clients talk to the assistant (the front when there are several lanes)."""
         return f"http://127.0.0.1:{self.rasa_port}"
 
     @property
     def action_url(self) -> str:
+        """The first lane's action server."""
         return f"http://127.0.0.1:{self.action_port}"
 
-    def _environment(self) -> dict[str, str]:
+    def _environment(self, lane: Lane | None = None) -> dict[str, str]:
         # One math thread per service: Rasa (TensorFlow) and the action server (torch) share the cores,
         # and two thread pools each sized to every core slow both down under load (measured in
         # benchmarks/dialogue.md: 10.3 -> 14.5 messages/s). Set these variables to override.
         env = {**SERVICE_THREADS, **os.environ, **self.env}
         env.update(
-            ACTION_SERVER_URL=f"{self.action_url}/webhook",
+            ACTION_SERVER_URL=f"{(lane.action_url if lane else self.action_url)}/webhook",
             TRACKER_DB=str(self.tracker_db),
             RASA_TELEMETRY_ENABLED="false",
             HF_HUB_OFFLINE="1",
@@ -118,32 +155,58 @@ class Stack:
         )
         return env
 
+    def _plan_lanes(self) -> list[Lane]:
+        if self.lanes < 1:
+            raise StackError(f"a stack needs at least one lane, not {self.lanes}")
+        self.rasa_port = self.rasa_port or free_port()
+        self.action_port = self.action_port or free_port()
+        if self.lanes == 1:
+            return [Lane(self.rasa_port, self.action_port, "")]
+        return [
+            Lane(free_port(), self.action_port if number == 1 else free_port(), "" if number == 1 else f"-{number}")
+            for number in range(1, self.lanes + 1)
+        ]
+
     def start(self, timeout: float = 240) -> "Stack":
         if not self.model.is_file():
             raise StackError(f"no trained Rasa model at {self.model}; run `make rasa-model`")
         if not RASA_PYTHON.is_file():
             raise StackError(f"{RASA_PYTHON} is missing; run `make setup`")
-        self.rasa_port = self.rasa_port or free_port()
-        self.action_port = self.action_port or free_port()
+        lanes = self._plan_lanes()
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self.tracker_db.parent.mkdir(parents=True, exist_ok=True)
         use_write_ahead_log(self.tracker_db)
-        env = self._environment()
-        actions_log = self.log_dir / "actions.log"
-        rasa_log = self.log_dir / "rasa.log"
+        waits = []
         try:
-            actions = self._spawn(
-                [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "-p", str(self.action_port)], env, actions_log
-            )
-            rasa = self._spawn(self.rasa_command(), env, rasa_log)
-            _wait_until_up(f"{self.action_url}/health", actions, actions_log, timeout)
-            _wait_until_up(f"{self.rasa_url}/", rasa, rasa_log, timeout)
+            for lane in lanes:
+                env = self._environment(lane)
+                actions_log = self.log_dir / f"actions{lane.name}.log"
+                rasa_log = self.log_dir / f"rasa{lane.name}.log"
+                actions = self._spawn(
+                    [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "-p", str(lane.action_port)],
+                    env,
+                    actions_log,
+                )
+                rasa = self._spawn(self.rasa_command(lane.rasa_port), env, rasa_log)
+                waits += [(f"{lane.action_url}/health", actions, actions_log), (f"{lane.rasa_url}/", rasa, rasa_log)]
+            if len(lanes) > 1:
+                front_log = self.log_dir / "front.log"
+                upstreams = [arg for lane in lanes for arg in ("--upstream", lane.rasa_url)]
+                front = self._spawn(
+                    [sys.executable, "-m", "web.rasa_front", "--port", str(self.rasa_port), *upstreams],
+                    self._environment(),
+                    front_log,
+                )
+                waits.append((f"{self.rasa_url}/", front, front_log))
+            for url, process, log in waits:
+                _wait_until_up(url, process, log, timeout)
         except BaseException:
             self.stop()
             raise
+        self.running_lanes = lanes
         return self
 
-    def rasa_command(self) -> list[str]:
+    def rasa_command(self, port: int | None = None) -> list[str]:
         return [
             # `rasa run` with one speed fix applied first (bot/server.py)
             str(RASA_PYTHON), "-m", "bot.server", "run",
@@ -151,7 +214,7 @@ class Stack:
             "--endpoints", str(self.endpoints),
             "--credentials", "credentials.yml",
             "--interface", "127.0.0.1",
-            "--port", str(self.rasa_port),
+            "--port", str(port or self.rasa_port),
             # One argument with "=": a token may start with "-", which argparse would read as an option.
             "--enable-api", f"--auth-token={self.token}",
         ]
@@ -176,6 +239,7 @@ class Stack:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
         self.processes.clear()
+        self.running_lanes = []
 
     def __enter__(self) -> "Stack":
         return self.start()
@@ -193,8 +257,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", type=Path, default=DEFAULT_MODEL)
     parser.add_argument("--rasa-port", type=int, default=int(os.environ.get("RASA_PORT", 5005)))
     parser.add_argument("--action-port", type=int, default=int(os.environ.get("ACTION_PORT", 5055)))
+    parser.add_argument("--lanes", type=int, help="Rasa servers sharing the load (default: RASA_LANES, else up to 2 by cores)")
     args = parser.parse_args(argv)
-    stack = Stack(model=args.model, rasa_port=args.rasa_port, action_port=args.action_port)
+    try:
+        lanes = args.lanes or default_lanes()
+    except StackError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    stack = Stack(model=args.model, rasa_port=args.rasa_port, action_port=args.action_port, lanes=lanes)
     # A service manager stops us with SIGTERM: stop the children too (they run in their own sessions).
     signal.signal(signal.SIGTERM, _interrupt)
     print("starting the action server and Rasa (the first start loads models; up to a minute)...", flush=True)
@@ -204,7 +274,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     print(f"Rasa (REST channel): {stack.rasa_url}/webhooks/rest/webhook", flush=True)
-    print(f"Action server:       {stack.action_url}/webhook", flush=True)
+    for number, lane in enumerate(stack.running_lanes, 1):
+        label = f"lane {number}: " if len(stack.running_lanes) > 1 else ""
+        print(f"  {label}Rasa {lane.rasa_url}, action server {lane.action_url}/webhook", flush=True)
     print(f"Logs:                {stack.log_dir}/  (Ctrl-C stops everything)", flush=True)
     try:
         while all(p.poll() is None for p in stack.processes):

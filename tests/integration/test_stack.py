@@ -45,24 +45,42 @@ def stack(tmp_path_factory: pytest.TempPathFactory):
         check=True,
         capture_output=True,
     )
+    # Two lanes behind web.rasa_front, as `make run` starts them on two cores.
     service = Stack(
-        model=MODEL, env=env, rasa_port=0, action_port=0, log_dir=state / "log", tracker_db=state / "tracker.db"
+        model=MODEL, env=env, rasa_port=0, action_port=0, log_dir=state / "log", tracker_db=state / "tracker.db",
+        lanes=2,
     )
     with service:
         yield service, CaseService.for_url(env["DATABASE_URL"])
 
 
 def say(stack: Stack, sender: str, text: str) -> list[dict]:
+    return say_on_lane(stack, sender, text)[0]
+
+
+def say_on_lane(stack: Stack, sender: str, text: str) -> tuple[list[dict], str]:
+    """The bot's messages and the lane (``X-Assistant-Lane``) that answered."""
     body = json.dumps({"sender": sender, "message": text}).encode()
     request = urllib.request.Request(
         f"{stack.rasa_url}/webhooks/rest/webhook", body, {"Content-Type": "application/json"}
     )
     with urllib.request.urlopen(request, timeout=60) as response:
-        return json.loads(response.read())
+        return json.loads(response.read()), response.headers["X-Assistant-Lane"]
 
 
 def payloads(messages: list[dict]) -> list[dict]:
     return [m["custom"] for m in messages if "custom" in m]
+
+
+def test_conversations_are_spread_over_the_lanes_and_each_stays_on_its_lane(stack) -> None:
+    service, _ = stack
+    first = {sender: say_on_lane(service, sender, "đăng ký kết hôn cần giấy tờ gì") for sender in ("e2e-a", "e2e-b")}
+    assert {lane for _, lane in first.values()} == {"1", "2"}  # both lanes idle: one conversation each
+    for sender, (messages, lane) in first.items():
+        assert payloads(messages) == [{"kind": "answer", "procedure": MARRIAGE, "aspect": "documents"}]
+        follow_up, again = say_on_lane(service, sender, "thế lệ phí bao nhiêu?")
+        assert again == lane
+        assert payloads(follow_up) == [{"kind": "answer", "procedure": MARRIAGE, "aspect": "fee"}]
 
 
 def test_an_answer_then_a_follow_up_keep_the_procedure(stack) -> None:

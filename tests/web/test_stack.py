@@ -52,3 +52,37 @@ def test_a_token_starting_with_a_dash_reaches_rasa_as_the_token():
     parser.add_argument("--auth-token")
     known, _ = parser.parse_known_args(command[command.index("run") + 1 :])
     assert known.auth_token == "-Xy_1"
+
+
+def test_one_lane_is_rasa_itself_on_the_clients_port() -> None:
+    (lane,) = Stack(rasa_port=5005, action_port=5055, lanes=1)._plan_lanes()
+    assert (lane.rasa_port, lane.action_port, lane.name) == (5005, 5055, "")
+
+
+def test_several_lanes_sit_behind_the_clients_port_each_with_its_own_action_server() -> None:
+    service = Stack(rasa_port=5005, action_port=5055, lanes=3)
+    lanes = service._plan_lanes()
+    assert [lane.name for lane in lanes] == ["", "-2", "-3"]
+    assert lanes[0].action_port == 5055  # the first lane's action server keeps the known port
+    ports = [port for lane in lanes for port in (lane.rasa_port, lane.action_port)]
+    assert len(set(ports)) == 6 and 5005 not in ports  # the front has 5005
+    assert service._environment(lanes[1])["ACTION_SERVER_URL"] == f"{lanes[1].action_url}/webhook"
+
+
+def test_a_stack_without_lanes_is_refused() -> None:
+    with pytest.raises(stack.StackError):
+        Stack(lanes=0)._plan_lanes()
+
+
+def test_the_number_of_lanes_comes_from_the_environment_or_the_cores(monkeypatch) -> None:
+    monkeypatch.setenv("RASA_LANES", "3")
+    assert stack.default_lanes() == 3
+    for wrong in ("0", "two", "-1"):
+        monkeypatch.setenv("RASA_LANES", wrong)
+        with pytest.raises(stack.StackError, match="RASA_LANES"):
+            stack.default_lanes()
+    monkeypatch.delenv("RASA_LANES")
+    monkeypatch.setattr(stack.os, "cpu_count", lambda: 8)
+    assert stack.default_lanes() == 2
+    monkeypatch.setattr(stack.os, "cpu_count", lambda: 1)
+    assert stack.default_lanes() == 1
