@@ -38,10 +38,20 @@ class StackError(RuntimeError):
     """A service did not start; the message says which and ends with its log."""
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+def local_url(port: int) -> str:
+    return f"http://127.0.0.1:{port}"
+
+
+def free_ports(count: int) -> list[int]:
+    """``count`` different ports nobody listens on (all held open while choosing, so none repeats)."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
 
 
 def use_write_ahead_log(database: Path) -> None:
@@ -94,11 +104,11 @@ class Lane:
 
     @property
     def rasa_url(self) -> str:
-        return f"http://127.0.0.1:{self.rasa_port}"
+        return local_url(self.rasa_port)
 
     @property
     def action_url(self) -> str:
-        return f"http://127.0.0.1:{self.action_port}"
+        return local_url(self.action_port)
 
 
 @dataclass
@@ -133,20 +143,16 @@ class Stack:
     @property
     def rasa_url(self) -> str:
         """Where clients talk to the assistant (the front when there are several lanes)."""
-        return f"http://127.0.0.1:{self.rasa_port}"
-
-    @property
-    def action_url(self) -> str:
-        """The first lane's action server."""
-        return f"http://127.0.0.1:{self.action_port}"
+        return local_url(self.rasa_port)
 
     def _environment(self, lane: Lane | None = None) -> dict[str, str]:
         # One math thread per service: Rasa (TensorFlow) and the action server (torch) share the cores,
         # and two thread pools each sized to every core slow both down under load (measured in
         # benchmarks/dialogue.md: 10.3 -> 14.5 messages/s). Set these variables to override.
         env = {**SERVICE_THREADS, **os.environ, **self.env}
+        if lane is not None:  # a lane's Rasa calls the lane's action server
+            env["ACTION_SERVER_URL"] = f"{lane.action_url}/webhook"
         env.update(
-            ACTION_SERVER_URL=f"{(lane.action_url if lane else self.action_url)}/webhook",
             TRACKER_DB=str(self.tracker_db),
             RASA_TELEMETRY_ENABLED="false",
             HF_HUB_OFFLINE="1",
@@ -158,12 +164,14 @@ class Stack:
     def _plan_lanes(self) -> list[Lane]:
         if self.lanes < 1:
             raise StackError(f"a stack needs at least one lane, not {self.lanes}")
-        self.rasa_port = self.rasa_port or free_port()
-        self.action_port = self.action_port or free_port()
+        spare = free_ports(2 * self.lanes + 2)
+        spare = [port for port in spare if port not in (self.rasa_port, self.action_port)]
+        self.rasa_port = self.rasa_port or spare.pop()
+        self.action_port = self.action_port or spare.pop()
         if self.lanes == 1:
             return [Lane(self.rasa_port, self.action_port, "")]
         return [
-            Lane(free_port(), self.action_port if number == 1 else free_port(), "" if number == 1 else f"-{number}")
+            Lane(spare.pop(), self.action_port if number == 1 else spare.pop(), "" if number == 1 else f"-{number}")
             for number in range(1, self.lanes + 1)
         ]
 

@@ -86,3 +86,19 @@ def test_the_number_of_lanes_comes_from_the_environment_or_the_cores(monkeypatch
     assert stack.default_lanes() == 2
     monkeypatch.setattr(stack.os, "cpu_count", lambda: 1)
     assert stack.default_lanes() == 1
+
+
+def test_free_ports_are_all_different_and_free() -> None:
+    import socket
+
+    ports = stack.free_ports(20)
+    assert len(set(ports)) == 20
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", ports[0]))  # nobody kept it
+
+
+def test_lanes_on_free_ports_get_different_ports() -> None:
+    service = Stack(rasa_port=0, action_port=0, lanes=2)
+    lanes = service._plan_lanes()
+    ports = [service.rasa_port, *(port for lane in lanes for port in (lane.rasa_port, lane.action_port))]
+    assert len(set(ports)) == 5 and lanes[0].action_port == service.action_port
