@@ -92,7 +92,9 @@ class Router:
         self._in_progress = [0] * lanes
         # conversation -> (lane, when its last request arrived), least recently seen first
         self._conversations: OrderedDict[str, tuple[int, float]] = OrderedDict()
-        self._assigned = [0] * lanes  # conversations each lane holds in the table
+        # how many of those each lane holds, kept up to date: counting them for every new conversation
+        # took 0.1-0.3 ms with 1,000-3,000 held, against 2 us
+        self._assigned = [0] * lanes
 
     def begin(self, conversation: str | None) -> int:
         """The lane for a request of ``conversation`` (None: a request of no conversation), counted as
@@ -113,11 +115,6 @@ class Router:
 
     def end(self, lane: int) -> None:
         self._in_progress[lane] -= 1
-
-    def lane_of(self, conversation: str) -> int | None:
-        """The lane ``conversation`` is on, if the front remembers it."""
-        entry = self._conversations.get(conversation)
-        return entry[0] if entry else None
 
     def _forget_idle(self, now: float) -> None:
         while self._conversations:
