@@ -10,7 +10,8 @@ last offered. A message is read in this order:
    (an NLU fallback is searched, and handed off unless retrieval is confident; an English message
    in which the English glossary finds a procedure is a question, whatever the NLU made of it);
 2. a pick among clarification options (a button payload or "cái thứ 2");
-3. a correction ("không phải, ý tôi là …"): search again without the procedure in context;
+3. a correction ("không phải, ý tôi là …"): search again without the procedure in context, and
+   offer the best candidates rather than hand off when the gate is unsure;
 4. a question: a bare follow-up ("thế lệ phí bao nhiêu?") keeps the procedure in context; a message
    that names a procedure is searched, and the confidence gate decides.
 """
@@ -52,6 +53,8 @@ ENGLISH_OVERRULED_INTENTS = ("out_of_scope", "nlu_fallback")
 
 # A follow-up may carry this many words that could name a procedure and still stay in context.
 FOLLOW_UP_MAX_TOPIC_WORDS = 3
+# Options offered when a correction ("không phải, ý tôi là …") leaves the gate unsure.
+CORRECTION_OPTIONS = 3
 
 TurnKind = Literal["answer", "clarify", "ask_which", "handoff"]
 
@@ -296,6 +299,13 @@ class Dialogue:
         answer = self.kb.ask(message.text, k=8)
         candidates: list[Candidate] = [c for c in answer.candidates if c.code != wrong]
         decision = decide(candidates, self.kb.gate)
+        if decision.kind == "handoff" and len(candidates) >= 2:
+            # The citizen is narrowing down a procedure question the bot already took up: when the
+            # gate cannot settle the restated one, the best candidates as buttons serve them better
+            # than an officer (a button is one click, and the clarifying message says how to reach a person if none fits).
+            options = self._procedures(c.code for c in candidates[:CORRECTION_OPTIONS])
+            if len(options) >= 2:
+                return Turn("clarify", aspect, options=options)
         return self._from_decision(decision.kind, decision.options, decision.reason, aspect)
 
     # --- helpers -----------------------------------------------------------------------------

@@ -133,6 +133,18 @@ def test_a_correction_excludes_the_procedure_in_context(dialogue: Dialogue) -> N
     assert (turn.kind, turn.procedure.code, turn.aspect) == ("answer", DEATH, "fee")
 
 
+def test_an_unsure_correction_offers_the_best_candidates_instead_of_handing_off(store) -> None:
+    # The restated question ranks nothing the gate would answer (confidence 0.3): the three best
+    # candidates other than the rejected one become buttons.
+    ranking = [candidate(BIRTH, 0.31), candidate(DEATH, 0.3), candidate(MARRIAGE, 0.29), candidate(RESIDENCE, 0.28)]
+    dialogue = Dialogue(StubKnowledgeBase({"giấy tờ cho ông": ranking}), store)
+    assert dialogue.respond(Message("làm giấy tờ cho ông", "ask_procedure"), Context()).kind == "handoff"
+    turn = dialogue.respond(Message("không phải, ý tôi là làm giấy tờ cho ông", "correct_procedure"),
+                            Context(procedure=BIRTH, aspect="documents"))
+    assert (turn.kind, turn.aspect) == ("clarify", "documents")
+    assert [p.code for p in turn.options] == [DEATH, MARRIAGE, RESIDENCE]
+
+
 def test_a_bare_no_falls_back_to_the_other_options(dialogue: Dialogue) -> None:
     turn = dialogue.respond(Message("không phải", "correct_procedure"), Context(procedure=BIRTH, options=(BIRTH, MARRIAGE, DEATH)))
     assert turn.kind == "clarify" and [p.code for p in turn.options] == [MARRIAGE, DEATH]
