@@ -230,6 +230,8 @@ def test_ordinal(text: str, index: int | None) -> None:
         ("chứng thực văn bản thì làm trong ngày được không", "time"),
         ("mình bán hàng online, muốn có mã số thuế thì làm sao", None),  # how they earn, not the channel
         ("bán hàng online thì nộp hồ sơ online được không", "online"),
+        ("di sua lai thi het bao nhiu tien vay", "fee"),  # the one-letter typo of "nhiêu"
+        ("bao nhiu ngay thi co", "time"),
     ],
 )
 def test_aspect_from_text(text: str, aspect: str | None) -> None:
