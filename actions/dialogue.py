@@ -53,6 +53,8 @@ ENGLISH_OVERRULED_INTENTS = ("out_of_scope", "nlu_fallback")
 
 # A follow-up may carry this many words that could name a procedure and still stay in context.
 FOLLOW_UP_MAX_TOPIC_WORDS = 3
+# The whole message's best candidates that lead the buttons when only its NLU mention gave options.
+LEADING_OPTIONS = 2
 # Options offered when a correction ("không phải, ý tôi là …") leaves the gate unsure.
 CORRECTION_OPTIONS = 3
 
@@ -242,8 +244,9 @@ class Dialogue:
             return turn
         if retry.kind == "clarify" and turn.kind == "handoff":
             # The mention alone is vaguer than the message ("giấy khai sinh" out of "giấy khai sinh ghi
-            # sai năm sinh, muốn sửa"): the whole message's best candidate gets the first button.
-            best = self._procedures(c.code for c in answer.candidates[:1])
+            # sai năm sinh, muốn sửa"): the whole message's two best candidates get the first buttons
+            # (the mention can miss one of a near-duplicate pair the message ranks first and second).
+            best = self._procedures(c.code for c in answer.candidates[:LEADING_OPTIONS])
             rest = [p for p in retry.options if p not in best]
             return Turn("clarify", aspect, options=(*best, *rest)[: self.kb.gate.max_options])
         return retry if retry.kind == "answer" else turn

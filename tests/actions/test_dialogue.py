@@ -288,11 +288,13 @@ def test_the_mention_retry_answers_only_a_procedure_the_message_itself_ranks(
 
 def test_options_from_the_mention_retry_put_the_whole_message_s_best_first(store) -> None:
     """The message is unsure of 'correction of civil status' (handed off alone); its mention "giấy
-    khai sinh" offers birth procedures. The buttons lead with the message's own best candidate."""
+    khai sinh" offers birth procedures. The buttons lead with the message's own two best candidates
+    (a near-duplicate pair such as dividing vs refusing an inheritance is often ranked 1-2 by the
+    message and missed by its shorter mention), then the mention's options."""
     correction = "1.004859"
     kb = StubKnowledgeBase(
         {
-            "sửa lại": [candidate(correction, 0.3), candidate(DEATH, 0.1)],
+            "sửa lại": [candidate(correction, 0.3), candidate(RESIDENCE, 0.2), candidate(DEATH, 0.1)],
             "giấy khai sinh": [candidate(BIRTH, 0.62, rank=2), candidate(MARRIAGE, 0.61, rank=2), candidate(DEATH, 0.6, rank=2)],
         }
     )
@@ -302,4 +304,4 @@ def test_options_from_the_mention_retry_put_the_whole_message_s_best_first(store
     )
     turn = Dialogue(kb, store).respond(message, Context())
     assert turn.kind == "clarify"
-    assert [p.code for p in turn.options] == [correction, BIRTH, MARRIAGE, DEATH]
+    assert [p.code for p in turn.options] == [correction, RESIDENCE, BIRTH, MARRIAGE]
