@@ -20,7 +20,11 @@ from knowledge_base.text import fold
 
 REPO = Path(__file__).resolve().parents[2]
 QUESTIONS = REPO / "benchmarks" / "questions"
-SPLITS = {"dev": (QUESTIONS / "dev.jsonl", 220), "test": (QUESTIONS / "test.jsonl", 110)}
+SPLITS = {
+    "dev": (QUESTIONS / "dev.jsonl", 220),
+    "test": (QUESTIONS / "test.jsonl", 110),
+    "situations": (QUESTIONS / "situations.jsonl", 180),
+}
 SHARED_DATA = REPO.parent / "shared" / "data"
 DUMP = SHARED_DATA / "tthc-portal" / "procedures.jsonl.gz"
 
