@@ -302,10 +302,10 @@ class Dialogue:
         answer = self.kb.ask(message.text, k=8)
         candidates: list[Candidate] = [c for c in answer.candidates if c.code != wrong]
         decision = decide(candidates, self.kb.gate)
-        if decision.kind == "handoff" and len(candidates) >= 2:
+        if decision.kind == "handoff":
             # The citizen is narrowing down a procedure question the bot already took up: when the
             # gate cannot settle the restated one, the best candidates as buttons serve them better
-            # than an officer (a button is one click, and the clarifying message says how to reach a person if none fits).
+            # than an officer (one click; the clarifying message says how to reach a person instead).
             options = self._procedures(c.code for c in candidates[:CORRECTION_OPTIONS])
             if len(options) >= 2:
                 return Turn("clarify", aspect, options=options)
