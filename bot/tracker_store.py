@@ -30,10 +30,13 @@ import time
 from collections import OrderedDict
 from typing import Any, Callable, NamedTuple, Optional, Text
 
+import sqlalchemy as sa
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.events import SessionStarted
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
+from sqlalchemy.orm import sessionmaker
+from sqlalchemy.pool import NullPool, QueuePool
 
 DEFAULT_MAX_CONVERSATIONS = 5000
 DEFAULT_MAX_IDLE_SECONDS = 1800.0
@@ -67,6 +70,7 @@ class CachingSQLTrackerStore(SQLTrackerStore):
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
+        _keep_sqlite_connections_open(self)
         if int(max_conversations) < 1:
             raise ValueError("max_conversations must be at least 1")
         if float(max_idle_seconds) <= 0:
@@ -134,6 +138,27 @@ class CachingSQLTrackerStore(SQLTrackerStore):
             if now - used < self.max_idle_seconds:
                 return
             self._sessions.popitem(last=False)
+
+
+def _keep_sqlite_connections_open(store: SQLTrackerStore) -> None:
+    """Give a file SQLite store a pool that keeps its connections open between queries.
+
+    SQLAlchemy 1.4 (Rasa 3.6's) opens and closes a new connection for every SQLite file query
+    (``NullPool``); in write-ahead-log mode (web.stack sets it) closing the last connection also
+    checkpoints the log into the database and deletes it, so each message paid for a connect, a
+    checkpoint with its fsync, and an unlink. SQLAlchemy 2.0 pools SQLite file connections by default
+    the same way. Other databases keep Rasa's engine.
+    """
+    engine = store.engine
+    if engine.dialect.name != "sqlite" or not isinstance(engine.pool, NullPool):
+        return
+    if engine.url.database in (None, "", ":memory:"):
+        return
+    engine.dispose()
+    store.engine = sa.create_engine(
+        engine.url, poolclass=QueuePool, connect_args={"check_same_thread": False}
+    )
+    store.sessionmaker = sessionmaker(bind=store.engine)
 
 
 def current_session(stored: list[StoredEvent]) -> list[StoredEvent]:

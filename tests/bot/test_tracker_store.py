@@ -8,6 +8,7 @@ could start a server (``TEST_POSTGRES_URL``), on PostgreSQL in a schema of its o
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -182,3 +183,19 @@ def test_an_unknown_conversation_is_none_and_bad_cache_limits_are_refused(databa
         _store(CachingSQLTrackerStore, database, max_conversations=0)
     with pytest.raises(ValueError, match="max_idle_seconds"):
         _store(CachingSQLTrackerStore, database, max_idle_seconds=0)
+
+
+def test_a_sqlite_file_store_keeps_its_connection_between_messages(tmp_path: Path):
+    # SQLAlchemy 1.4 would open and close a connection per query; in WAL mode (web.stack) each close
+    # of the last one also checkpointed the log into the database and deleted it.
+    database = {"dialect": "sqlite", "db": str(tmp_path / "tracker.db")}
+    with sqlite3.connect(database["db"]) as connection:
+        connection.execute("PRAGMA journal_mode=WAL").fetchall()
+    connection.close()
+    caching = _store(CachingSQLTrackerStore, database)
+    connects = []
+    sa.event.listen(caching.engine, "connect", lambda *_: connects.append(1))
+    _conversation(caching, "a", turns=3)
+    assert _events(run(caching.retrieve("a"))) == _events(run(_store(SQLTrackerStore, database).retrieve("a")))
+    assert len(connects) == 1
+    assert (tmp_path / "tracker.db-wal").exists()  # the log was not checkpointed away after each query
