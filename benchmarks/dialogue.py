@@ -161,15 +161,17 @@ def latency(rasa_url: str, conversations: list[dict], concurrency: int, think: f
     timings: list[float] = []
     lock = threading.Lock()
 
-    def replay(conversation: dict) -> None:
-        sender = f"load-{run_id}-{conversation['id']}"
+    def replay(numbered: tuple[int, dict]) -> None:
+        number, conversation = numbered
+        # Each replay is a new conversation (a repeated round must not continue the first one's).
+        sender = f"load-{run_id}-{number}-{conversation['id']}"
         # Citizens neither start nor type in lockstep: with a pause, the first message comes within one
         # pause of the start, and each pause lasts 0.5-1.5 times the mean (seeded per conversation).
         pauses = random.Random(conversation["id"])
         if think:
             time.sleep(pauses.uniform(0, think))
-        for number, turn in enumerate(conversation["turns"]):
-            if think and number:
+        for turn_number, turn in enumerate(conversation["turns"]):
+            if think and turn_number:
                 time.sleep(pauses.uniform(0.5 * think, 1.5 * think))  # reading the reply, typing the next
             _, seconds = send(rasa_url, sender, turn["text"])
             with lock:
@@ -177,7 +179,7 @@ def latency(rasa_url: str, conversations: list[dict], concurrency: int, think: f
 
     start = time.perf_counter()
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
-        list(pool.map(replay, conversations))
+        list(pool.map(replay, enumerate(conversations)))
     wall = time.perf_counter() - start
     timings.sort()
     return {
