@@ -116,12 +116,43 @@ def _aspect_cues() -> tuple[re.Pattern[str], list[tuple[str, re.Pattern[str]]]]:
     return not_cues, [(aspect, _phrases(cues)) for aspect, cues in data.items()]
 
 
+def cued_aspects(text: str) -> list[str]:
+    """Every aspect a message's own words have a cue for, in the cue file's order."""
+    not_cues, cues = _aspect_cues()
+    folded = not_cues.sub(" ", _folded(text))
+    return [aspect for aspect, pattern in cues if pattern.search(folded)]
+
+
 def aspect_from_text(text: str) -> str | None:
     """The aspect a message's own words ask about ("cần mang gì" → documents), or None. Cues are
     tried in the file's order: "nộp hồ sơ ở đâu" asks where, not which documents."""
-    not_cues, cues = _aspect_cues()
-    folded = not_cues.sub(" ", _folded(text))
-    return next((aspect for aspect, pattern in cues if pattern.search(folded)), None)
+    return next(iter(cued_aspects(text)), None)
+
+
+_CLAUSE_END = re.compile(r"[.?!;,\n]+")
+
+
+def final_clause(text: str) -> str:
+    """The message's last clause, where a question told after its situation asks it ("tạm trú ở phòng
+    trọ sắp hết hạn, ở tiếp thì phải đi làm trước mấy ngày" → "ở tiếp thì phải đi làm trước mấy ngày")."""
+    clauses = [c for c in _CLAUSE_END.split(text) if c.strip()]
+    return clauses[-1] if clauses else text
+
+
+def asked_aspect(text: str, intent: str | None = None) -> str:
+    """The aspect a message asks about: a cue in its last clause (including a general "phải làm gì";
+    of several, the one the NLU names if it names one of them); else the NLU's aspect intent (not for English, which it learned little of); else a cue anywhere
+    in it; else an overview.
+
+    The situation told before the question often holds words the NLU or a cue would take for the
+    question ("chỗ ở", "giấy tờ vẫn ghi tên anh ấy"), which is why the last clause comes first.
+    """
+    named = INTENT_ASPECTS.get(intent or "", "overview")
+    trust_nlu = named != "overview" and not looks_english(text)
+    if cued := cued_aspects(final_clause(text)):
+        # several cues ("mức phí đó quy định ở thông tư nào"): the NLU's aspect if it is one of them
+        return named if trust_nlu and named in cued else cued[0]
+    return (named if trust_nlu else None) or aspect_from_text(text) or named
 
 
 _AGE = re.compile(r"\b(\d{1,3})\s*(?:tuoi|t|years?|yo)\b")
@@ -206,12 +237,7 @@ class Dialogue:
             return self._choose(message, context)
         if intent == "correct_procedure" and context.procedure:
             return self._correct(message, context)
-        aspect = INTENT_ASPECTS.get(intent, "overview")
-        if aspect == "overview" or looks_english(message.text):
-            # "a question about a procedure": its words may still name the aspect; in English they
-            # name it better than the NLU, which learned little English
-            aspect = aspect_from_text(message.text) or aspect
-        return self._for_age(self._question(message, context, aspect), message)
+        return self._for_age(self._question(message, context, asked_aspect(message.text, intent)), message)
 
     # --- the cases ---------------------------------------------------------------------------
 
@@ -263,12 +289,12 @@ class Dialogue:
         confident of (or offers close options for) is answered; anything else goes to an officer
         with the reason ``nlu_fallback``."""
         in_context = self._procedure(context.procedure)
-        cue = aspect_from_text(message.text)
-        if in_context and cue and len(procedure_words(message.text)) <= FOLLOW_UP_MAX_TOPIC_WORDS:
+        cue = asked_aspect(message.text)
+        if in_context and cue != "overview" and len(procedure_words(message.text)) <= FOLLOW_UP_MAX_TOPIC_WORDS:
             return Turn("answer", cue, in_context, follow_up=True)  # "nộp rồi chờ mấy hôm"
         if not procedure_words(message.text):
             return Turn("handoff", reason="nlu_fallback")
-        turn = self._search(message.text, self._mentions(message), aspect_from_text(message.text) or "overview")
+        turn = self._search(message.text, self._mentions(message), cue)
         return self._for_age(turn, message) if turn.kind != "handoff" else Turn("handoff", reason="nlu_fallback")
 
     def _choose(self, message: Message, context: Context) -> Turn:

@@ -6,7 +6,17 @@ from __future__ import annotations
 
 import pytest
 
-from actions.dialogue import Context, Dialogue, Message, age_of, aspect_from_text, ordinal, topic_words
+from actions.dialogue import (
+    Context,
+    Dialogue,
+    Message,
+    age_of,
+    asked_aspect,
+    aspect_from_text,
+    final_clause,
+    ordinal,
+    topic_words,
+)
 from knowledge_base.gate import Decision, GateConfig, decide
 from knowledge_base.retriever import Candidate
 from knowledge_base.service import Answer
@@ -228,7 +238,11 @@ def test_ordinal(text: str, index: int | None) -> None:
         ("lam hop dong thue nha thi ra dau ky", "place"),
         ("dk ket hon o phuong nao", "place"),
         ("chứng thực văn bản thì làm trong ngày được không", "time"),
-        ("mình bán hàng online, muốn có mã số thuế thì làm sao", None),  # how they earn, not the channel
+        ("mình bán hàng online, muốn có mã số thuế thì làm sao", "overview"),  # how they earn, not the channel
+        ("nộp online làm sao", "online"),  # the general "làm sao" speaks only when nothing more precise does
+        ("kich hoat vneid muc 2 o dau", "place"),  # VNeID level 2 is the procedure, not the channel
+        ("nộp hồ sơ xong thì chờ bao lâu", "time"),
+        ("xin giấy xác nhận để nộp hồ sơ xin việc", None),  # submitting an application asks nothing
         ("bán hàng online thì nộp hồ sơ online được không", "online"),
         ("di sua lai thi het bao nhiu tien vay", "fee"),  # the one-letter typo of "nhiêu"
         ("bao nhiu ngay thi co", "time"),
@@ -236,6 +250,34 @@ def test_ordinal(text: str, index: int | None) -> None:
 )
 def test_aspect_from_text(text: str, aspect: str | None) -> None:
     assert aspect_from_text(text) == aspect
+
+
+@pytest.mark.parametrize(
+    ("text", "intent", "aspect"),
+    [
+        # the question after the situation decides, whatever the situation's words suggest to the NLU
+        ("nhà trọ em thuê đến cuối tháng là hết hạn tạm trú, ở tiếp thì phải đi gia hạn trước mấy ngày", "ask_place", "time"),
+        ("ông em vừa mất ở nhà, cả nhà phải lên đâu làm giấy báo tử?", "ask_legal", "place"),
+        ("chỗ ở cũ của em đã bán rồi, giờ đổi thẻ thì phải làm gì", "ask_place", "overview"),
+        # cues for two aspects: the one the NLU names; the file's order when it names neither
+        ("mức phí đó do nghị định nào quy định", "ask_legal", "legal"),
+        ("mức phí đó do nghị định nào quy định", "ask_procedure", "fee"),
+        # no cue in the last clause: the NLU's aspect intent, then a cue anywhere
+        ("đăng ký kết hôn ở đâu, có cần dịch giấy tờ không", "ask_documents", "documents"),
+        ("hộ kinh doanh tạm ngừng mất bao lâu, vậy thôi", "ask_procedure", "time"),
+        ("đăng ký khai sinh", "ask_procedure", "overview"),
+        # English: the words, not the NLU, which learned little English
+        ("where do I register a birth", "ask_fee", "place"),
+    ],
+)
+def test_the_aspect_asked_comes_from_the_question_at_the_end(text: str, intent: str, aspect: str) -> None:
+    assert asked_aspect(text, intent) == aspect
+
+
+def test_final_clause() -> None:
+    assert final_clause("Tôi mới chuyển nhà. Vậy nộp ở đâu?") == " Vậy nộp ở đâu"
+    assert final_clause("khai sinh cần gì") == "khai sinh cần gì"
+    assert final_clause("...") == "..."
 
 
 def test_a_general_question_takes_the_aspect_its_words_name(dialogue: Dialogue) -> None:
