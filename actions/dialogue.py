@@ -141,8 +141,8 @@ def final_clause(text: str) -> str:
 
 def asked_aspect(text: str, intent: str | None = None) -> str:
     """The aspect a message asks about: a cue in its last clause (including a general "phải làm gì";
-    of several, the one the NLU names if it names one of them); else the NLU's aspect intent (not for English, which it learned little of); else a cue anywhere
-    in it; else an overview.
+    of several, the one the NLU names if it names one of them); else the NLU's aspect intent (not
+    for English, which it learned little of); else a cue anywhere in it; else an overview.
 
     The situation told before the question often holds words the NLU or a cue would take for the
     question ("chỗ ở", "giấy tờ vẫn ghi tên anh ấy"), which is why the last clause comes first.

@@ -151,9 +151,7 @@ def _keep_sqlite_connections_open(store: SQLTrackerStore) -> None:
     """
     engine = store.engine
     if engine.dialect.name != "sqlite" or not isinstance(engine.pool, NullPool):
-        return
-    if engine.url.database in (None, "", ":memory:"):
-        return
+        return  # another database, or in-memory SQLite (SQLAlchemy gives it one shared connection)
     engine.dispose()
     store.engine = sa.create_engine(
         engine.url, poolclass=QueuePool, connect_args={"check_same_thread": False}

@@ -20,7 +20,8 @@ def test_labelled_messages_takes_answerable_questions_and_answer_turns(tmp_path:
     ])
     conversations = _write(tmp_path / "c.jsonl", [
         {"id": "c1", "turns": [
-            {"text": "đăng ký tạm trú", "expect": {"kind": "answer", "procedure": "1.004194", "aspect": "overview"}},
+            {"text": "đăng ký tạm trú",
+             "expect": {"kind": "answer", "procedure": "1.004194", "aspect": "overview"}},
             {"text": "gặp cán bộ", "expect": {"kind": "handoff"}},
         ]},
     ])
