@@ -20,11 +20,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import urllib.request
 from collections import Counter
 from pathlib import Path
 
 from actions.dialogue import HANDOFF_INTENTS, asked_aspect
+from benchmarks.dialogue import post_json, read_conversations
 from web.stack import Stack
 
 HERE = Path(__file__).resolve().parent
@@ -35,10 +35,7 @@ OLDER_SET = HERE / "questions" / "dev.jsonl"
 def labelled_messages(path: Path) -> list[dict]:
     """(text, aspect) of every answerable labelled message in a question or conversation file."""
     rows = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if not line.strip():
-            continue
-        record = json.loads(line)
+    for record in read_conversations(path):  # any JSONL file, one record per line
         if "turns" in record:
             for turn in record["turns"]:
                 expect = turn.get("expect", {})
@@ -50,12 +47,7 @@ def labelled_messages(path: Path) -> list[dict]:
 
 
 def parse_intent(rasa_url: str, token: str, text: str) -> str:
-    body = json.dumps({"text": text}).encode()
-    request = urllib.request.Request(
-        f"{rasa_url}/model/parse?token={token}", body, {"Content-Type": "application/json"}
-    )
-    with urllib.request.urlopen(request, timeout=60) as response:
-        return json.loads(response.read())["intent"]["name"]
+    return post_json(f"{rasa_url}/model/parse?token={token}", {"text": text})["intent"]["name"]
 
 
 def score(rows: list[dict], same: dict[str, str] | None = None) -> dict:

@@ -50,12 +50,16 @@ def read_conversations(path: Path) -> list[dict]:
     return rows
 
 
-def send(rasa_url: str, sender: str, text: str) -> tuple[list[dict], float]:
-    body = json.dumps({"sender": sender, "message": text}).encode()
-    request = urllib.request.Request(f"{rasa_url}/webhooks/rest/webhook", body, {"Content-Type": "application/json"})
-    start = time.perf_counter()
+def post_json(url: str, payload: dict) -> object:
+    """POST ``payload`` as JSON to ``url`` and return the decoded reply."""
+    request = urllib.request.Request(url, json.dumps(payload).encode(), {"Content-Type": "application/json"})
     with urllib.request.urlopen(request, timeout=120) as response:
-        messages = json.loads(response.read())
+        return json.loads(response.read())
+
+
+def send(rasa_url: str, sender: str, text: str) -> tuple[list[dict], float]:
+    start = time.perf_counter()
+    messages = post_json(f"{rasa_url}/webhooks/rest/webhook", {"sender": sender, "message": text})
     return messages, time.perf_counter() - start
 
 

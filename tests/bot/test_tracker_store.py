@@ -8,7 +8,6 @@ could start a server (``TEST_POSTGRES_URL``), on PostgreSQL in a schema of its o
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,6 +30,7 @@ from rasa.shared.core.trackers import DialogueStateTracker  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
 
 from bot.tracker_store import CachingSQLTrackerStore  # noqa: E402
+from web.stack import use_write_ahead_log  # noqa: E402
 
 DOMAIN = Domain.load(str(Path(__file__).resolve().parents[2] / "domain.yml"))
 
@@ -189,9 +189,7 @@ def test_a_sqlite_file_store_keeps_its_connection_between_messages(tmp_path: Pat
     # SQLAlchemy 1.4 would open and close a connection per query; in WAL mode (web.stack) each close
     # of the last one also checkpointed the log into the database and deleted it.
     database = {"dialect": "sqlite", "db": str(tmp_path / "tracker.db")}
-    with sqlite3.connect(database["db"]) as connection:
-        connection.execute("PRAGMA journal_mode=WAL").fetchall()
-    connection.close()
+    use_write_ahead_log(tmp_path / "tracker.db")
     caching = _store(CachingSQLTrackerStore, database)
     connects = []
     sa.event.listen(caching.engine, "connect", lambda *_: connects.append(1))
