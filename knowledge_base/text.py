@@ -528,12 +528,15 @@ ENGLISH_MARKERS = frozenset(
 
 
 # Little English words that glossary phrases may or may not hold ("register a birth" / "register the
-# birth of my baby"): the glossary is matched with them left out of both sides.
-ENGLISH_FILLERS = frozenset("a an the my our his her their your its of for to".split())
+# birth of my baby"): the glossary is matched with them left out of both sides. An apostrophe splits a
+# word, and the possessive "s" it leaves is a filler too: the synonym file's normalisation turns the
+# apostrophe of "translator's signature" into a space, and citizens write "translator's", "translators'"
+# or "translator’s".
+ENGLISH_FILLERS = frozenset("a an the my our his her their your its of for to s".split())
 
 
 def _english_content(text: str) -> str:
-    return " ".join(w for w in re.findall(r"[a-z0-9']+", text.lower()) if w not in ENGLISH_FILLERS)
+    return " ".join(w for w in re.findall(r"[a-z0-9]+", text.lower()) if w not in ENGLISH_FILLERS)
 
 
 def _english_glossary(synonyms: tuple[SynonymRule, ...]) -> tuple[tuple[str, re.Pattern[str]], ...]:
@@ -543,7 +546,7 @@ def _english_glossary(synonyms: tuple[SynonymRule, ...]) -> tuple[tuple[str, re.
         phrases = {_english_content(t) for t in rule.terms if t.isascii()} - {""}
         if phrases:
             alternatives = "|".join(re.escape(p) for p in sorted(phrases, key=len, reverse=True))
-            glossary.append((rule.official, re.compile(rf"(?<![\w'])(?:{alternatives})(?![\w'])")))
+            glossary.append((rule.official, re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)")))
     return tuple(glossary)
 
 
