@@ -49,7 +49,9 @@ def _cmd_load_corpus(args: argparse.Namespace) -> int:
 
 def _cmd_index(args: argparse.Namespace) -> int:
     from knowledge_base.embedder import default_model_training_reason, embedder_from_settings, model_version
-    from knowledge_base.index import IndexMissingError, build_index, read_manifest, text_rules_fingerprint
+    from knowledge_base.index import (
+        FORMAT_VERSION, IndexMissingError, build_index, read_manifest, text_rules_fingerprint,
+    )
     from knowledge_base.service import open_store
 
     settings = get_settings()
@@ -67,7 +69,8 @@ def _cmd_index(args: argparse.Namespace) -> int:
     except IndexMissingError:
         manifest = {}
     fresh = (
-        manifest.get("corpus_hash") == store.corpus_fingerprint()
+        manifest.get("format_version") == FORMAT_VERSION
+        and manifest.get("corpus_hash") == store.corpus_fingerprint()
         and manifest.get("model") == embedder.name
         and manifest.get("model_version") == model_version(embedder)
         and manifest.get("text_rules_hash") == text_rules_fingerprint()
@@ -167,6 +170,17 @@ def _cmd_shell(args: argparse.Namespace) -> int:
         _print_answer(answer, indent="  ")
 
 
+def _candidates(kb, question: str) -> list:
+    """Ranked candidates without the gate: calibration must not depend on the thresholds it replaces
+    (nor fail when the gate file was written for other features)."""
+    from knowledge_base.retriever import QueryError
+
+    try:
+        return kb.retriever.search(question, k=10)
+    except QueryError:
+        return []
+
+
 def _cmd_calibrate_gate(args: argparse.Namespace) -> int:
     from knowledge_base.calibrate import Targets, best_config, collect, cross_validate, write_config
     from knowledge_base.evaluate import read_questions
@@ -181,7 +195,7 @@ def _cmd_calibrate_gate(args: argparse.Namespace) -> int:
     questions = [
         replace(q, expected=[c for c in q.expected if c in stored]) for file in args.file for q in read_questions(Path(file))
     ]
-    samples = collect(questions, lambda q: kb.ask(q, k=10).candidates)
+    samples = collect(questions, lambda q: _candidates(kb, q))
     targets = Targets(args.max_wrong, args.min_unanswerable_handoff, args.unanswerable_cost)
     learned = args.rule == "learned"
     config, score = best_config(samples, targets, learned)

@@ -48,6 +48,14 @@ def test_index_search_eval(env: dict[str, str], tmp_path: Path) -> None:
     again = run(["index", "--quiet", "--no-train"], env)
     assert again.returncode == 0 and "up to date" in again.stdout
 
+    # A build in another format (older code, or newer code rolled back) is rebuilt, not kept: loading it
+    # would fail.
+    manifest_path = Path(env["INDEX_DIR"]) / "current" / "manifest.json"
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    manifest_path.write_text(json.dumps({**manifest, "format_version": manifest["format_version"] + 1}), encoding="utf-8")
+    rebuilt = run(["index", "--quiet", "--no-train"], env)
+    assert rebuilt.returncode == 0 and "built" in rebuilt.stdout, rebuilt.stdout
+
     searched = run(["search", "lam giay khai sinh cho con can giay to gi", "--k", "3", "--json"], env)
     assert searched.returncode == 0, searched.stderr
     payload = json.loads(searched.stdout.strip().splitlines()[-1])
