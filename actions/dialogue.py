@@ -53,6 +53,9 @@ ENGLISH_OVERRULED_INTENTS = ("out_of_scope", "nlu_fallback")
 
 # A follow-up may carry this many words that could name a procedure and still stay in context.
 FOLLOW_UP_MAX_TOPIC_WORDS = 3
+# ... and this many when it asks about one aspect ("hai đứa khác tỉnh thì nộp ở đâu", "khoảng bao lâu
+# thì có giấy phép"): the words then describe the citizen's case more often than another procedure.
+FOLLOW_UP_ASPECT_MAX_TOPIC_WORDS = 5
 # The whole message's best candidates that lead the buttons when only its NLU mention gave options.
 LEADING_OPTIONS = 2
 # Options offered when a correction ("không phải, ý tôi là …") leaves the gate unsure.
@@ -206,6 +209,15 @@ def procedure_words(text: str) -> list[str]:
     return topic_words(text)
 
 
+def _continues(text: str, mentions: list[str], aspect: str) -> bool:
+    """Whether a message that names something may still be a follow-up on the procedure in context:
+    a few words and no procedure the NLU found, or a question about one aspect with a few more."""
+    words = len(procedure_words(text))
+    if not mentions and words <= FOLLOW_UP_MAX_TOPIC_WORDS:
+        return True
+    return aspect != "overview" and words <= FOLLOW_UP_ASPECT_MAX_TOPIC_WORDS
+
+
 def read_intent(message: Message) -> str:
     """The intent the turn logic acts on: the NLU's, except that an English message in which the
     English glossary finds a procedure ("how do I register the birth of my baby") is a question about
@@ -248,10 +260,11 @@ class Dialogue:
         if in_context and not names_procedure:
             return Turn("answer", aspect, in_context, follow_up=True)
         turn = self._search(message.text, mentions, aspect)
-        if in_context and not mentions and len(procedure_words(message.text)) <= FOLLOW_UP_MAX_TOPIC_WORDS:
-            # A few stray words ("thế còn cho người nước ngoài?") do not leave the context unless
-            # retrieval is sure of another procedure.
-            if turn.kind == "handoff" or (turn.kind == "clarify" and in_context in turn.options):
+        if in_context and turn.kind != "answer" and _continues(message.text, mentions, aspect):
+            # A few stray words ("thế còn cho người nước ngoài?"), or a question about one aspect that
+            # tells more of the citizen's case, do not leave the context unless retrieval is sure of
+            # another procedure.
+            if turn.kind == "handoff" or in_context in turn.options:
                 return Turn("answer", aspect, in_context, follow_up=True)
         return turn
 

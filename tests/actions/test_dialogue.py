@@ -97,6 +97,40 @@ def test_a_new_procedure_switches_the_context(dialogue: Dialogue) -> None:
     assert (turn.kind, turn.procedure.code, turn.aspect) == ("answer", MARRIAGE, "documents")
 
 
+@pytest.mark.parametrize(
+    ("text", "intent", "aspect"),
+    [
+        # Few words, no procedure the NLU found: stays unless retrieval is sure of another procedure.
+        ("thế còn cho người nước ngoài?", "ask_procedure", "overview"),
+        # More words, but a question about one aspect: they tell the citizen's case.
+        ("hai đứa khác tỉnh thì nộp ở đâu được ạ", "ask_place", "place"),
+        # The NLU found a procedure mention ("giấy phép") that retrieval cannot place.
+        ("khoảng bao lâu thì có giấy phép?", "ask_time", "time"),
+    ],
+)
+def test_a_follow_up_telling_more_of_the_case_keeps_the_context(
+    dialogue: Dialogue, kb: StubKnowledgeBase, text: str, intent: str, aspect: str
+) -> None:
+    mentions = [{"entity": "procedure", "value": "giấy phép"}] if "giấy phép" in text else []
+    turn = dialogue.respond(Message(text, intent, mentions), Context(procedure=MARRIAGE, aspect="overview"))
+    assert (turn.kind, turn.procedure.code, turn.aspect, turn.follow_up) == ("answer", MARRIAGE, aspect, True)
+    assert kb.questions[0] == text  # searched first: a confident other procedure would have switched
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        # Many words and no aspect: a new question, handed off when retrieval is unsure.
+        ("xin giấy phép karaoke cho quán hát của nhà hàng xóm mới mở", "ask_procedure"),
+        # An aspect, but too many words to be about the procedure in context.
+        ("xin giấy phép karaoke cho quán hát của nhà hàng xóm mới mở thì nộp ở đâu", "ask_place"),
+    ],
+)
+def test_a_long_unclear_message_in_context_is_not_kept_there(dialogue: Dialogue, text: str, intent: str) -> None:
+    turn = dialogue.respond(Message(text, intent), Context(procedure=MARRIAGE, aspect="overview"))
+    assert (turn.kind, turn.reason) == ("handoff", "low_confidence")
+
+
 def test_a_follow_up_without_context_is_not_guessed(dialogue: Dialogue) -> None:
     turn = dialogue.respond(Message("thế lệ phí bao nhiêu?", "ask_fee"), Context())
     assert (turn.kind, turn.reason) == ("handoff", "no_match")
