@@ -357,6 +357,9 @@ def test_tone_marks_unknown_style() -> None:
         ("I live in Đà Nẵng ward, how do I register my temporary residence?", "đăng ký tạm trú"),
         # Calling oneself a foreigner names no procedure.
         ("I'm a foreigner and I need a tax code, is it online?", "mã số thuế"),
+        # Registering a vehicle is registering a new one unless the citizen says it is used.
+        ("I just bought a new motorbike, where do I get the license plate?", "đăng ký xe lần đầu"),
+        ("How do I register a used motorbike I bought from my neighbour?", "đăng ký sang tên di chuyển xe"),
         # A possessive matches the glossary's "translator's signature" (stored as "translator s").
         ("How much does it cost to have the translator's signature certified?", "chứng thực chữ ký người dịch"),
         ("Where do I get the translator’s signature on my diploma certified?", "chứng thực chữ ký người dịch"),
