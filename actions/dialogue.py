@@ -132,14 +132,30 @@ def aspect_from_text(text: str) -> str | None:
     return next(iter(cued_aspects(text)), None)
 
 
-_CLAUSE_END = re.compile(r"[.?!;,\n]+")
+# Words that make a clause a question (folded, after teencode expansion: "ko" → "khong", "j" → "gi",
+# "ntn" → "như thế nào"). Folding merges "bao" with "báo", "đâu" with "đầu", "sao" with "bản sao" and
+# "mấy" with "xe máy", so those count only in the phrases that ask; "không" asks only at the end of
+# its clause ("… được không ạ"), elsewhere it is a negation ("không nộp online được").
+_QUESTION_WORDS = re.compile(
+    r"\b(gi|nao|chua|vay|nhi|bao nhieu|bao lau|bao gio|o dau|di dau|den dau|ra dau|len dau|toi dau|nop dau|"
+    r"lam dau|ra sao|lam sao|the sao|may ngay|may hom|may tuan|may thang|what|how|where|when|which)\b"
+    r"|\bkhong( (a|ah|vay|nhi|ha|ad|admin|ban|nhe))*$"
+)
 
 
 def final_clause(text: str) -> str:
-    """The message's last clause, where a question told after its situation asks it ("tạm trú ở phòng
-    trọ sắp hết hạn, ở tiếp thì phải đi làm trước mấy ngày" → "ở tiếp thì phải đi làm trước mấy ngày")."""
-    clauses = [c for c in _CLAUSE_END.split(text) if c.strip()]
-    return clauses[-1] if clauses else text
+    """The message's last clause that asks something, where a question told after its situation asks
+    it ("tạm trú ở phòng trọ sắp hết hạn, ở tiếp thì phải đi làm trước mấy ngày" → "ở tiếp thì phải đi
+    làm trước mấy ngày"). A remark after the question does not count ("… gồm những bước nào vậy, app
+    VNeID của em mới có mức 1 thôi"): the last clause ending in "?" or holding a question word, else the
+    last clause."""
+    parts = re.split(r"([.?!;,\n]+)", text)
+    clauses = [(parts[i], parts[i + 1] if i + 1 < len(parts) else "") for i in range(0, len(parts), 2)]
+    clauses = [(clause, end) for clause, end in clauses if clause.strip()]
+    if not clauses:
+        return text
+    asking = [clause for clause, end in clauses if "?" in end or _QUESTION_WORDS.search(_folded(clause))]
+    return asking[-1] if asking else clauses[-1][0]
 
 
 def asked_aspect(text: str, intent: str | None = None) -> str:

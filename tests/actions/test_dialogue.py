@@ -312,6 +312,14 @@ def test_final_clause() -> None:
     assert final_clause("Tôi mới chuyển nhà. Vậy nộp ở đâu?") == " Vậy nộp ở đâu"
     assert final_clause("khai sinh cần gì") == "khai sinh cần gì"
     assert final_clause("...") == "..."
+    # A remark after the question does not hide it; a clause that only tells is skipped.
+    remark = "kich hoat muc 2 thi gom nhung buoc nao vay, app vneid cua e moi co muc 1 thoi"
+    assert final_clause(remark) == "kich hoat muc 2 thi gom nhung buoc nao vay"
+    assert final_clause("Con tôi sinh ở bệnh viện, lần đầu làm giấy tờ, cần những gì ạ, mong ad chỉ giúp") == " cần những gì ạ"
+    # Words that ask only in their phrases: "đầu" in "lần đầu", "sao" in "bản sao", "máy" in "xe máy".
+    assert final_clause("xin bản sao ở đâu, mua xe máy lần đầu") == "xin bản sao ở đâu"
+    # Nothing asks: the last clause.
+    assert final_clause("Tôi mới chuyển nhà. Nhà ở quận 3") == " Nhà ở quận 3"
 
 
 def test_a_general_question_takes_the_aspect_its_words_name(dialogue: Dialogue) -> None:
