@@ -44,8 +44,16 @@ def cases() -> CaseService:
 
 def message_of(tracker: Tracker) -> Message:
     latest = tracker.latest_message or {}
-    intent = (latest.get("intent") or {}).get("name") or "nlu_fallback"
-    return Message(text=latest.get("text") or "", intent=intent, entities=tuple(latest.get("entities") or ()))
+    read = latest.get("intent") or {}
+    intent = read.get("name") or "nlu_fallback"
+    others = [i.get("name") for i in latest.get("intent_ranking") or () if i.get("name") not in (intent, "nlu_fallback")]
+    return Message(
+        text=latest.get("text") or "",
+        intent=intent,
+        entities=tuple(latest.get("entities") or ()),
+        confidence=float(read.get("confidence", 1.0) if read.get("confidence") is not None else 1.0),
+        runner_up=others[0] if others else None,
+    )
 
 
 def context_of(tracker: Tracker) -> Context:

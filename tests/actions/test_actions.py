@@ -61,6 +61,20 @@ def test_a_follow_up_answers_from_the_slot(wired, domain) -> None:
     assert messages[0]["custom"] == {"kind": "answer", "procedure": BIRTH, "aspect": "online"}
 
 
+def test_the_message_carries_the_nlu_confidence_and_runner_up() -> None:
+    from actions.actions import message_of
+
+    tracker = make_tracker("quán ế quá muốn nghỉ bán 2 tháng có phải báo phường không", "complain")
+    tracker.latest_message["intent_ranking"] = [
+        {"name": "complain", "confidence": 0.6}, {"name": "nlu_fallback", "confidence": 0.5},
+        {"name": "ask_procedure", "confidence": 0.3},
+    ]
+    message = message_of(tracker)
+    assert (message.intent, message.confidence, message.runner_up) == ("complain", 0.9, "ask_procedure")
+    tracker.latest_message.pop("intent_ranking")
+    assert message_of(tracker).runner_up is None
+
+
 def test_a_handoff_opens_a_case_and_pauses_the_conversation(wired, domain) -> None:
     tracker = make_tracker("cho tôi gặp cán bộ", "request_human", sender_id="s-42")
     messages, events = run(ActionHandoff(), tracker, domain)

@@ -202,6 +202,34 @@ def test_handoff_intents_go_to_a_person_without_searching(dialogue: Dialogue, kb
     assert kb.questions == []
 
 
+STORY = "khổ quá, con mới sinh mà bận không đi làm khai sinh được, giờ nộp ở đâu"
+
+
+@pytest.mark.parametrize("intent", ["complain", "out_of_scope"])
+def test_an_unsure_complaint_that_reads_as_a_question_is_answered_when_retrieval_is_sure(
+    dialogue: Dialogue, intent: str
+) -> None:
+    turn = dialogue.respond(Message(STORY, intent, confidence=0.6, runner_up="ask_place"), Context())
+    assert (turn.kind, turn.procedure.code, turn.aspect) == ("answer", BIRTH, "place")
+
+
+@pytest.mark.parametrize(
+    ("message", "searched"),
+    [
+        (Message(STORY, "complain", confidence=0.95, runner_up="ask_place"), False),  # sure of the complaint
+        (Message(STORY, "complain", confidence=0.6, runner_up="request_human"), False),  # a person, next
+        (Message(STORY, "request_human", confidence=0.6, runner_up="ask_place"), False),  # always a person
+        (Message("xin giấy phép karaoke, khổ quá", "complain", confidence=0.6, runner_up="ask_procedure"), True),
+    ],
+)
+def test_other_handoff_intents_still_go_to_a_person(
+    dialogue: Dialogue, kb: StubKnowledgeBase, message: Message, searched: bool
+) -> None:
+    turn = dialogue.respond(message, Context())
+    assert (turn.kind, turn.reason) == ("handoff", message.intent)
+    assert bool(kb.questions) == searched  # the karaoke licence is searched, and the gate is unsure
+
+
 @pytest.mark.parametrize("intent", ["out_of_scope", "nlu_fallback"])
 def test_an_english_question_the_glossary_recognises_is_answered_whatever_the_nlu_said(store, intent: str) -> None:
     dialogue = Dialogue(StubKnowledgeBase({"register the birth": [candidate(BIRTH, 0.9)]}), store)
