@@ -46,12 +46,14 @@ def message_of(tracker: Tracker) -> Message:
     latest = tracker.latest_message or {}
     read = latest.get("intent") or {}
     intent = read.get("name") or "nlu_fallback"
-    others = [i.get("name") for i in latest.get("intent_ranking") or () if i.get("name") not in (intent, "nlu_fallback")]
+    confidence = read.get("confidence")
+    ranking = [i.get("name") for i in latest.get("intent_ranking") or ()]
+    others = [name for name in ranking if name not in (intent, "nlu_fallback")]
     return Message(
         text=latest.get("text") or "",
         intent=intent,
         entities=tuple(latest.get("entities") or ()),
-        confidence=float(read.get("confidence", 1.0) if read.get("confidence") is not None else 1.0),
+        confidence=float(confidence) if confidence is not None else 1.0,
         runner_up=others[0] if others else None,
     )
 

@@ -151,12 +151,12 @@ _QUESTION_WORDS = re.compile(
 )
 
 
-def final_clause(text: str) -> str:
-    """The message's last clause that asks something, where a question told after its situation asks
-    it ("tạm trú ở phòng trọ sắp hết hạn, ở tiếp thì phải đi làm trước mấy ngày" → "ở tiếp thì phải đi
-    làm trước mấy ngày"). A remark after the question does not count ("… gồm những bước nào vậy, app
-    VNeID của em mới có mức 1 thôi"): the last clause ending in "?" or holding a question word, else the
-    last clause."""
+def asking_clause(text: str) -> str:
+    """The message's last clause that asks something: a question told after its situation asks it
+    ("tạm trú ở phòng trọ sắp hết hạn, ở tiếp thì phải đi làm trước mấy ngày" → "ở tiếp thì phải đi làm
+    trước mấy ngày"), and a remark after the question does not count ("… gồm những bước nào vậy, app
+    VNeID của em mới có mức 1 thôi"). The last clause ending in "?" or holding a question word, else
+    the last clause."""
     parts = re.split(r"([.?!;,\n]+)", text)
     clauses = [(parts[i], parts[i + 1] if i + 1 < len(parts) else "") for i in range(0, len(parts), 2)]
     clauses = [(clause, end) for clause, end in clauses if clause.strip()]
@@ -167,16 +167,17 @@ def final_clause(text: str) -> str:
 
 
 def asked_aspect(text: str, intent: str | None = None) -> str:
-    """The aspect a message asks about: a cue in its last clause (including a general "phải làm gì";
-    of several, the one the NLU names if it names one of them); else the NLU's aspect intent (not
-    for English, which it learned little of); else a cue anywhere in it; else an overview.
+    """The aspect a message asks about: a cue in the clause that asks (``asking_clause``; including a
+    general "phải làm gì"; of several, the one the NLU names if it names one of them); else the NLU's
+    aspect intent (not for English, which it learned little of); else a cue anywhere in it; else an
+    overview.
 
     The situation told before the question often holds words the NLU or a cue would take for the
-    question ("chỗ ở", "giấy tờ vẫn ghi tên anh ấy"), which is why the last clause comes first.
+    question ("chỗ ở", "giấy tờ vẫn ghi tên anh ấy"), which is why the asking clause comes first.
     """
     named = INTENT_ASPECTS.get(intent or "", "overview")
     trust_nlu = named != "overview" and not looks_english(text)
-    if cued := cued_aspects(final_clause(text)):
+    if cued := cued_aspects(asking_clause(text)):
         # several cues ("mức phí đó quy định ở thông tư nào"): the NLU's aspect if it is one of them
         return named if trust_nlu and named in cued else cued[0]
     return (named if trust_nlu else None) or aspect_from_text(text) or named

@@ -530,8 +530,8 @@ ENGLISH_MARKERS = frozenset(
 # Little English words that glossary phrases may or may not hold ("register a birth" / "register the
 # birth of my baby"): the glossary is matched with them left out of both sides. An apostrophe splits a
 # word, and the possessive "s" it leaves is a filler too: the synonym file's normalisation turns the
-# apostrophe of "translator's signature" into a space, and citizens write "translator's", "translators'"
-# or "translator’s".
+# apostrophe of "translator's signature" into a space, and citizens write "translator's" or
+# "translator’s".
 ENGLISH_FILLERS = frozenset("a an the my our his her their your its of for to s".split())
 
 

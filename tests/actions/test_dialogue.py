@@ -12,8 +12,8 @@ from actions.dialogue import (
     Message,
     age_of,
     asked_aspect,
+    asking_clause,
     aspect_from_text,
-    final_clause,
     ordinal,
     topic_words,
 )
@@ -98,21 +98,21 @@ def test_a_new_procedure_switches_the_context(dialogue: Dialogue) -> None:
 
 
 @pytest.mark.parametrize(
-    ("text", "intent", "aspect"),
+    ("text", "intent", "mention", "aspect"),
     [
         # Few words, no procedure the NLU found: stays unless retrieval is sure of another procedure.
-        ("thế còn cho người nước ngoài?", "ask_procedure", "overview"),
+        ("thế còn cho người nước ngoài?", "ask_procedure", None, "overview"),
         # More words, but a question about one aspect: they tell the citizen's case.
-        ("hai đứa khác tỉnh thì nộp ở đâu được ạ", "ask_place", "place"),
-        # The NLU found a procedure mention ("giấy phép") that retrieval cannot place.
-        ("khoảng bao lâu thì có giấy phép?", "ask_time", "time"),
+        ("hai đứa khác tỉnh thì nộp ở đâu được ạ", "ask_place", None, "place"),
+        # The NLU found a procedure mention that retrieval cannot place.
+        ("khoảng bao lâu thì có giấy phép?", "ask_time", "giấy phép", "time"),
     ],
 )
 def test_a_follow_up_telling_more_of_the_case_keeps_the_context(
-    dialogue: Dialogue, kb: StubKnowledgeBase, text: str, intent: str, aspect: str
+    dialogue: Dialogue, kb: StubKnowledgeBase, text: str, intent: str, mention: str | None, aspect: str
 ) -> None:
-    mentions = [{"entity": "procedure", "value": "giấy phép"}] if "giấy phép" in text else []
-    turn = dialogue.respond(Message(text, intent, mentions), Context(procedure=MARRIAGE, aspect="overview"))
+    entities = [{"entity": "procedure", "value": mention}] if mention else []
+    turn = dialogue.respond(Message(text, intent, entities), Context(procedure=MARRIAGE, aspect="overview"))
     assert (turn.kind, turn.procedure.code, turn.aspect, turn.follow_up) == ("answer", MARRIAGE, aspect, True)
     assert kb.questions[0] == text  # searched first: a confident other procedure would have switched
 
@@ -126,7 +126,9 @@ def test_a_follow_up_telling_more_of_the_case_keeps_the_context(
         ("xin giấy phép karaoke cho quán hát của nhà hàng xóm mới mở thì nộp ở đâu", "ask_place"),
     ],
 )
-def test_a_long_unclear_message_in_context_is_not_kept_there(dialogue: Dialogue, text: str, intent: str) -> None:
+def test_a_long_unclear_message_in_context_is_not_kept_there(
+    dialogue: Dialogue, text: str, intent: str
+) -> None:
     turn = dialogue.respond(Message(text, intent), Context(procedure=MARRIAGE, aspect="overview"))
     assert (turn.kind, turn.reason) == ("handoff", "low_confidence")
 
@@ -219,7 +221,7 @@ def test_an_unsure_complaint_that_reads_as_a_question_is_answered_when_retrieval
         (Message(STORY, "complain", confidence=0.95, runner_up="ask_place"), False),  # sure of the complaint
         (Message(STORY, "complain", confidence=0.6, runner_up="request_human"), False),  # a person, next
         (Message(STORY, "request_human", confidence=0.6, runner_up="ask_place"), False),  # always a person
-        (Message("xin giấy phép karaoke, khổ quá", "complain", confidence=0.6, runner_up="ask_procedure"), True),
+        (Message("giấy phép karaoke, khổ quá", "complain", confidence=0.6, runner_up="ask_procedure"), True),
     ],
 )
 def test_other_handoff_intents_still_go_to_a_person(
@@ -336,18 +338,19 @@ def test_the_aspect_asked_comes_from_the_question_at_the_end(text: str, intent: 
     assert asked_aspect(text, intent) == aspect
 
 
-def test_final_clause() -> None:
-    assert final_clause("Tôi mới chuyển nhà. Vậy nộp ở đâu?") == " Vậy nộp ở đâu"
-    assert final_clause("khai sinh cần gì") == "khai sinh cần gì"
-    assert final_clause("...") == "..."
+def test_asking_clause() -> None:
+    assert asking_clause("Tôi mới chuyển nhà. Vậy nộp ở đâu?") == " Vậy nộp ở đâu"
+    assert asking_clause("khai sinh cần gì") == "khai sinh cần gì"
+    assert asking_clause("...") == "..."
     # A remark after the question does not hide it; a clause that only tells is skipped.
     remark = "kich hoat muc 2 thi gom nhung buoc nao vay, app vneid cua e moi co muc 1 thoi"
-    assert final_clause(remark) == "kich hoat muc 2 thi gom nhung buoc nao vay"
-    assert final_clause("Con tôi sinh ở bệnh viện, lần đầu làm giấy tờ, cần những gì ạ, mong ad chỉ giúp") == " cần những gì ạ"
+    assert asking_clause(remark) == "kich hoat muc 2 thi gom nhung buoc nao vay"
+    story = "Con tôi sinh ở bệnh viện, lần đầu làm giấy tờ, cần những gì ạ, mong ad chỉ giúp"
+    assert asking_clause(story) == " cần những gì ạ"
     # Words that ask only in their phrases: "đầu" in "lần đầu", "sao" in "bản sao", "máy" in "xe máy".
-    assert final_clause("xin bản sao ở đâu, mua xe máy lần đầu") == "xin bản sao ở đâu"
+    assert asking_clause("xin bản sao ở đâu, mua xe máy lần đầu") == "xin bản sao ở đâu"
     # Nothing asks: the last clause.
-    assert final_clause("Tôi mới chuyển nhà. Nhà ở quận 3") == " Nhà ở quận 3"
+    assert asking_clause("Tôi mới chuyển nhà. Nhà ở quận 3") == " Nhà ở quận 3"
 
 
 def test_a_general_question_takes_the_aspect_its_words_name(dialogue: Dialogue) -> None:

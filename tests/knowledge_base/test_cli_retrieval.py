@@ -52,7 +52,8 @@ def test_index_search_eval(env: dict[str, str], tmp_path: Path) -> None:
     # would fail.
     manifest_path = Path(env["INDEX_DIR"]) / "current" / "manifest.json"
     manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    manifest_path.write_text(json.dumps({**manifest, "format_version": manifest["format_version"] + 1}), encoding="utf-8")
+    manifest["format_version"] += 1
+    manifest_path.write_text(json.dumps(manifest), encoding="utf-8")
     rebuilt = run(["index", "--quiet", "--no-train"], env)
     assert rebuilt.returncode == 0 and "built" in rebuilt.stdout, rebuilt.stdout
 

@@ -361,8 +361,8 @@ def test_tone_marks_unknown_style() -> None:
         ("I just bought a new motorbike, where do I get the license plate?", "đăng ký xe lần đầu"),
         ("How do I register a used motorbike I bought from my neighbour?", "đăng ký sang tên di chuyển xe"),
         # A possessive matches the glossary's "translator's signature" (stored as "translator s").
-        ("How much does it cost to have the translator's signature certified?", "chứng thực chữ ký người dịch"),
-        ("Where do I get the translator’s signature on my diploma certified?", "chứng thực chữ ký người dịch"),
+        ("How much is it to have the translator's signature certified?", "chứng thực chữ ký người dịch"),
+        ("Where do I get the translator’s signature certified?", "chứng thực chữ ký người dịch"),
         ("cho hỏi đăng ký tạm trú ở đâu ạ", None),
     ],
 )
