@@ -360,6 +360,11 @@ def test_tone_marks_unknown_style() -> None:
         # Registering a vehicle is registering a new one unless the citizen says it is used.
         ("I just bought a new motorbike, where do I get the license plate?", "đăng ký xe lần đầu"),
         ("How do I register a used motorbike I bought from my neighbour?", "đăng ký sang tên di chuyển xe"),
+        # Ways foreign residents put four ward procedures that the first glossary lacked.
+        ("My parents are coming to stay with us for a week, do we have to tell the police?", "thông báo lưu trú"),
+        ("The bank wants a paper saying I'm single. Where do I get it?", "xác nhận tình trạng hôn nhân"),
+        ("How do I get my signature certified on an authorization letter?", "chứng thực chữ ký"),
+        ("I bought a second-hand Honda, how do I get it into my name?", "đăng ký sang tên di chuyển xe"),
         # A possessive matches the glossary's "translator's signature" (stored as "translator s").
         ("How much is it to have the translator's signature certified?", "chứng thực chữ ký người dịch"),
         ("Where do I get the translator’s signature certified?", "chứng thực chữ ký người dịch"),
