@@ -53,6 +53,7 @@ HANDOFF_INTENTS = ("request_human", "complain", "out_of_scope")
 # runner-up, the message is searched and answered when the gate is sure; otherwise it is handed off as
 # before. Every real complaint in the labelled sets is above it or has a handoff intent as runner-up.
 UNSURE_HANDOFF_CONFIDENCE = 0.9
+UNSURE_HANDOFF_INTENTS = ("complain", "out_of_scope")
 QUESTION_INTENTS = (*INTENT_ASPECTS, "correct_procedure")
 # What the NLU may call an English question it cannot read (asking for a person or complaining stays).
 ENGLISH_OVERRULED_INTENTS = ("out_of_scope", "nlu_fallback")
@@ -144,6 +145,7 @@ def aspect_from_text(text: str) -> str | None:
 # "ntn" → "như thế nào"). Folding merges "bao" with "báo", "đâu" with "đầu", "sao" with "bản sao" and
 # "mấy" with "xe máy", so those count only in the phrases that ask; "không" asks only at the end of
 # its clause ("… được không ạ"), elsewhere it is a negation ("không nộp online được").
+_CLAUSE = re.compile(r"([^.?!;,\n]*)([.?!;,\n]*)")  # a clause and the punctuation that ends it
 _QUESTION_WORDS = re.compile(
     r"\b(gi|nao|chua|vay|nhi|bao nhieu|bao lau|bao gio|o dau|di dau|den dau|ra dau|len dau|toi dau|nop dau|"
     r"lam dau|ra sao|lam sao|the sao|may ngay|may hom|may tuan|may thang|what|how|where|when|which)\b"
@@ -157,13 +159,11 @@ def asking_clause(text: str) -> str:
     trước mấy ngày"), and a remark after the question does not count ("… gồm những bước nào vậy, app
     VNeID của em mới có mức 1 thôi"). The last clause ending in "?" or holding a question word, else
     the last clause."""
-    parts = re.split(r"([.?!;,\n]+)", text)
-    clauses = [(parts[i], parts[i + 1] if i + 1 < len(parts) else "") for i in range(0, len(parts), 2)]
-    clauses = [(clause, end) for clause, end in clauses if clause.strip()]
-    if not clauses:
-        return text
-    asking = [clause for clause, end in clauses if "?" in end or _QUESTION_WORDS.search(_folded(clause))]
-    return asking[-1] if asking else clauses[-1][0]
+    clauses = [m.groups() for m in _CLAUSE.finditer(text) if m.group(1).strip()]
+    for clause, end in reversed(clauses):  # the last asking clause: fold no more clauses than needed
+        if "?" in end or _QUESTION_WORDS.search(_folded(clause)):
+            return clause
+    return clauses[-1][0] if clauses else text
 
 
 def asked_aspect(text: str, intent: str | None = None) -> str:
@@ -234,10 +234,9 @@ def procedure_words(text: str) -> list[str]:
     return topic_words(text)
 
 
-def _continues(text: str, mentions: list[str], aspect: str) -> bool:
-    """Whether a message that names something may still be a follow-up on the procedure in context:
-    a few words and no procedure the NLU found, or a question about one aspect with a few more."""
-    words = len(procedure_words(text))
+def _continues(words: int, mentions: list[str], aspect: str) -> bool:
+    """Whether a message with ``words`` topic words may still be a follow-up on the procedure in
+    context: a few words and no procedure the NLU found, or a question about one aspect with a few more."""
     if not mentions and words <= FOLLOW_UP_MAX_TOPIC_WORDS:
         return True
     return aspect != "overview" and words <= FOLLOW_UP_ASPECT_MAX_TOPIC_WORDS
@@ -245,7 +244,11 @@ def _continues(text: str, mentions: list[str], aspect: str) -> bool:
 
 def _maybe_a_question(message: Message) -> bool:
     """A complaint or out-of-scope reading the NLU is unsure of, with a question intent next."""
-    return message.confidence < UNSURE_HANDOFF_CONFIDENCE and message.runner_up in QUESTION_INTENTS
+    return (
+        message.intent in UNSURE_HANDOFF_INTENTS
+        and message.confidence < UNSURE_HANDOFF_CONFIDENCE
+        and message.runner_up in QUESTION_INTENTS
+    )
 
 
 def read_intent(message: Message) -> str:
@@ -272,7 +275,7 @@ class Dialogue:
     def respond(self, message: Message, context: Context) -> Turn:
         intent = read_intent(message)
         if intent in HANDOFF_INTENTS:
-            if intent != "request_human" and _maybe_a_question(message):
+            if _maybe_a_question(message):
                 aspect = asked_aspect(message.text, message.runner_up)
                 turn = self._search(message.text, self._mentions(message), aspect)
                 if turn.kind == "answer":
@@ -290,12 +293,12 @@ class Dialogue:
 
     def _question(self, message: Message, context: Context, aspect: str) -> Turn:
         mentions = self._mentions(message)
-        names_procedure = bool(mentions) or bool(procedure_words(message.text))
+        words = len(procedure_words(message.text))
         in_context = self._procedure(context.procedure)
-        if in_context and not names_procedure:
+        if in_context and not mentions and not words:
             return Turn("answer", aspect, in_context, follow_up=True)
         turn = self._search(message.text, mentions, aspect)
-        if in_context and turn.kind != "answer" and _continues(message.text, mentions, aspect):
+        if in_context and turn.kind != "answer" and _continues(words, mentions, aspect):
             # A few stray words ("thế còn cho người nước ngoài?"), or a question about one aspect that
             # tells more of the citizen's case, do not leave the context unless retrieval is sure of
             # another procedure.
@@ -338,9 +341,10 @@ class Dialogue:
         with the reason ``nlu_fallback``."""
         in_context = self._procedure(context.procedure)
         cue = asked_aspect(message.text)
-        if in_context and cue != "overview" and len(procedure_words(message.text)) <= FOLLOW_UP_MAX_TOPIC_WORDS:
+        words = len(procedure_words(message.text))
+        if in_context and cue != "overview" and words <= FOLLOW_UP_MAX_TOPIC_WORDS:
             return Turn("answer", cue, in_context, follow_up=True)  # "nộp rồi chờ mấy hôm"
-        if not procedure_words(message.text):
+        if not words:
             return Turn("handoff", reason="nlu_fallback")
         turn = self._search(message.text, self._mentions(message), cue)
         return self._for_age(turn, message) if turn.kind != "handoff" else Turn("handoff", reason="nlu_fallback")
