@@ -6,9 +6,10 @@ Rasa tracker; ``actions.actions`` turns a ``Turn`` into responses, payloads and 
 The conversation's context is the procedure last answered, the aspect last asked and the options
 last offered. A message is read in this order:
 
-1. intents that always go to a person (asked for one, complaint, out of scope, NLU fallback);
-   (an NLU fallback is searched, and handed off unless retrieval is confident; an English message
-   in which the English glossary finds a procedure is a question, whatever the NLU made of it);
+1. intents that go to a person (asked for one, complaint, out of scope, NLU fallback); an NLU
+   fallback is searched, and handed off unless retrieval is confident; so is an unsure complaint or
+   out-of-scope reading, and any out-of-scope one is answered when retrieval is very sure; an English
+   message in which the English glossary finds a procedure is a question, whatever the NLU made of it;
 2. a pick among clarification options (a button payload or "cái thứ 2");
 3. a correction ("không phải, ý tôi là …"): search again without the procedure in context, and
    offer the best candidates rather than hand off when the gate is unsure;
@@ -54,6 +55,13 @@ HANDOFF_INTENTS = ("request_human", "complain", "out_of_scope")
 # before. Every real complaint in the labelled sets is above it or has a handoff intent as runner-up.
 UNSURE_HANDOFF_CONFIDENCE = 0.9
 UNSURE_HANDOFF_INTENTS = ("complain", "out_of_scope")
+# DIET learned "out of scope" partly from questions about other offices' procedures, so it reads some
+# questions about ward procedures that way, often very confidently ("tôi đã ly hôn, giờ xin giấy độc
+# thân ..."). Such a message is searched whatever the confidence, and answered only when the gate's
+# learned rule gives its top candidate at least this probability of being right (a stricter bar than
+# the gate's own); otherwise it is handed off as out of scope. Complaints are not: real ones read
+# with high confidence can name a procedure ("nộp hồ sơ tạm trú 2 tuần rồi chưa thấy ai gọi").
+OUT_OF_SCOPE_ANSWER_PROBABILITY = 0.8
 QUESTION_INTENTS = (*INTENT_ASPECTS, "correct_procedure")
 # What the NLU may call an English question it cannot read (asking for a person or complaining stays).
 ENGLISH_OVERRULED_INTENTS = ("out_of_scope", "nlu_fallback")
@@ -275,12 +283,8 @@ class Dialogue:
     def respond(self, message: Message, context: Context) -> Turn:
         intent = read_intent(message)
         if intent in HANDOFF_INTENTS:
-            if _maybe_a_question(message):
-                aspect = asked_aspect(message.text, message.runner_up)
-                turn = self._search(message.text, self._mentions(message), aspect)
-                if turn.kind == "answer":
-                    return self._for_age(turn, message)
-            return Turn("handoff", reason=intent)
+            turn = self._question_after_all(message)
+            return self._for_age(turn, message) if turn else Turn("handoff", reason=intent)
         if intent == "nlu_fallback":
             return self._unsure(message, context)
         if intent == "choose_procedure":
@@ -327,6 +331,22 @@ class Dialogue:
             rest = [p for p in retry.options if p not in best]
             return Turn("clarify", aspect, options=(*best, *rest)[: self.kb.gate.max_options])
         return retry if retry.kind == "answer" else turn
+
+    def _question_after_all(self, message: Message) -> Turn | None:
+        """The answer to a message the NLU wants handed off but retrieval is sure of, else None:
+        an unsure complaint or out-of-scope reading with a question intent next is answered when the
+        gate answers it; any out-of-scope reading, when the gate is sure past
+        OUT_OF_SCOPE_ANSWER_PROBABILITY."""
+        if _maybe_a_question(message):
+            aspect = asked_aspect(message.text, message.runner_up)
+            turn = self._search(message.text, self._mentions(message), aspect)
+            return turn if turn.kind == "answer" else None
+        if message.intent == "out_of_scope":
+            decision = self.kb.ask(message.text).decision
+            if decision.kind == "answer" and (decision.probability or 0.0) >= OUT_OF_SCOPE_ANSWER_PROBABILITY:
+                aspect = asked_aspect(message.text, message.runner_up)
+                return self._from_decision(decision.kind, decision.options, decision.reason, aspect)
+        return None
 
     @staticmethod
     def _mentions(message: Message) -> list[str]:

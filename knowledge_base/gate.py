@@ -67,10 +67,14 @@ class GateConfig:
 
 @dataclass(frozen=True)
 class Decision:
+    """What to do with a question. ``probability`` is the learned answer rule's probability that the
+    top candidate is right (None when the gate has no learned rule), whatever the decision."""
+
     kind: DecisionKind
     options: list[str] = field(default_factory=list)
     reason: str = ""
     confidence: float = 0.0
+    probability: float | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -100,9 +104,11 @@ def decide(candidates: Sequence[Candidate], config: GateConfig) -> Decision:
     if not candidates:
         return Decision("handoff", reason="no_match")
     top = candidates[0]
+    probability = None
     if config.answer_weights is not None:
-        if answer_probability(candidates, config.answer_weights) >= config.answer_probability:
-            return Decision("answer", [top.code], "likely_right", top.confidence)
+        probability = answer_probability(candidates, config.answer_weights)
+        if probability >= config.answer_probability:
+            return Decision("answer", [top.code], "likely_right", top.confidence, probability)
     else:
         signals = dict(zip(ANSWER_FEATURES, answer_features(candidates)))
         if top.confidence >= config.answer_score and signals["margin"] >= config.answer_margin:
@@ -117,8 +123,8 @@ def decide(candidates: Sequence[Candidate], config: GateConfig) -> Decision:
         if c.confidence >= config.clarify_score and top.score - c.score <= config.clarify_window
     ]
     if len(options) >= 2:
-        return Decision("clarify", options, "several_close", top.confidence)
-    return Decision("handoff", reason="low_confidence", confidence=top.confidence)
+        return Decision("clarify", options, "several_close", top.confidence, probability)
+    return Decision("handoff", reason="low_confidence", confidence=top.confidence, probability=probability)
 
 
 # Below this many procedures a corpus is "small" (the ward's own ~50): confidences and margins run

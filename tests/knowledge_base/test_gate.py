@@ -99,12 +99,15 @@ def test_a_learned_answer_rule_replaces_the_thresholds() -> None:
     learned = replace(CONFIG, answer_weights=_weights(coverage=10.0, bias=-5.0), answer_probability=0.5)
     naming = [replace(cand("1.000001", 0.3), coverage=1.0), cand("1.000002", 0.1)]
     assert decide(naming, CONFIG).kind == "handoff"
-    assert decide(naming, learned) == Decision("answer", ["1.000001"], "likely_right", 0.3)
-    assert answer_probability(naming, learned.answer_weights) == pytest.approx(1 / (1 + math.exp(-5.0)))
+    sure = 1 / (1 + math.exp(-5.0))
+    assert decide(naming, learned) == Decision("answer", ["1.000001"], "likely_right", 0.3, pytest.approx(sure))
+    assert answer_probability(naming, learned.answer_weights) == pytest.approx(sure)
     # A top candidate the thresholds would answer, but the learned rule does not: the rules are replaced.
     confident = [cand("1.000001", 0.9), cand("1.000002", 0.2)]
     assert decide(confident, CONFIG).kind == "answer"
     assert decide(confident, learned).kind == "handoff"
+    assert decide(confident, learned).probability == pytest.approx(1 / (1 + math.exp(5.0)))
+    assert decide(confident, CONFIG).probability is None  # no learned rule, no probability
     # Below the probability, clarification works as before.
     close = [cand("1.000001", 0.62), cand("1.000002", 0.60)]
     assert decide(close, learned).kind == "clarify"
