@@ -298,17 +298,27 @@ class Dialogue:
     def _question(self, message: Message, context: Context, aspect: str) -> Turn:
         mentions = self._mentions(message)
         words = len(procedure_words(message.text))
-        in_context = self._procedure(context.procedure)
-        if in_context and not mentions and not words:
-            return Turn("answer", aspect, in_context, follow_up=True)
+        follow_up = self._follow_up(context, aspect)
+        if follow_up and not mentions and not words:
+            return follow_up
         turn = self._search(message.text, mentions, aspect)
-        if in_context and turn.kind != "answer" and _continues(words, mentions, aspect):
+        if follow_up and turn.kind != "answer" and _continues(words, mentions, aspect):
             # A few stray words ("thế còn cho người nước ngoài?"), or a question about one aspect that
             # tells more of the citizen's case, do not leave the context unless retrieval is sure of
             # another procedure.
-            if turn.kind == "handoff" or in_context in turn.options:
-                return Turn("answer", aspect, in_context, follow_up=True)
+            if turn.kind == "handoff" or any(p in turn.options for p in follow_up.options or (follow_up.procedure,)):
+                return follow_up
         return turn
+
+    def _follow_up(self, context: Context, aspect: str) -> Turn | None:
+        """What a follow-up about ``aspect`` refers to: while the citizen has not picked among the
+        options last offered, those options again (the procedure answered before them is no longer
+        what the conversation is about); else the procedure in context; None without context."""
+        if len(pending := self._procedures(context.options)) >= 2:
+            return Turn("clarify", aspect, options=pending)
+        if in_context := self._procedure(context.procedure):
+            return Turn("answer", aspect, in_context, follow_up=True)
+        return None
 
     def _search(self, text: str, mentions: list[str], aspect: str) -> Turn:
         """Ask the knowledge base with the whole message; when the gate will not answer that, ask again
@@ -322,6 +332,11 @@ class Dialogue:
         focused = self.kb.ask(" ".join(mentions))
         retry = self._from_decision(focused.decision.kind, focused.decision.options, focused.decision.reason, aspect)
         if retry.kind == "answer" and retry.procedure.code not in {c.code for c in answer.candidates}:
+            return turn
+        if turn.kind == "clarify" and retry.kind == "answer" and retry.procedure.code != answer.candidates[0].code:
+            # The whole message was between a few procedures and the mention picks one it ranked lower:
+            # the words the citizen used for the case ("đăng ký tạm trú đến cuối tháng là hết hạn") are
+            # not the procedure they want, so they choose.
             return turn
         if retry.kind == "clarify" and turn.kind == "handoff":
             # The mention alone is vaguer than the message ("giấy khai sinh" out of "giấy khai sinh ghi
@@ -359,11 +374,11 @@ class Dialogue:
         follow-up on the procedure in context; a message naming a procedure that retrieval is
         confident of (or offers close options for) is answered; anything else goes to an officer
         with the reason ``nlu_fallback``."""
-        in_context = self._procedure(context.procedure)
         cue = asked_aspect(message.text)
         words = len(procedure_words(message.text))
-        if in_context and cue != "overview" and words <= FOLLOW_UP_MAX_TOPIC_WORDS:
-            return Turn("answer", cue, in_context, follow_up=True)  # "nộp rồi chờ mấy hôm"
+        follow_up = self._follow_up(context, cue)
+        if follow_up and cue != "overview" and words <= FOLLOW_UP_MAX_TOPIC_WORDS:
+            return follow_up  # "nộp rồi chờ mấy hôm"
         if not words:
             return Turn("handoff", reason="nlu_fallback")
         turn = self._search(message.text, self._mentions(message), cue)

@@ -144,6 +144,37 @@ def test_unclear_questions_offer_the_close_candidates(dialogue: Dialogue) -> Non
     assert [p.code for p in turn.options] == [BIRTH, MARRIAGE, DEATH]
 
 
+@pytest.mark.parametrize(("text", "intent"), [("thế lệ phí bao nhiêu?", "ask_fee"), ("phí bn", "nlu_fallback")])
+def test_a_follow_up_before_picking_offers_the_options_again(dialogue: Dialogue, text: str, intent: str) -> None:
+    # BIRTH was answered, then the citizen was offered three options and asked about the fee instead of
+    # picking one: the fee of which? Not BIRTH's, which the conversation has moved away from.
+    context = Context(procedure=BIRTH, aspect="documents", options=(MARRIAGE, DEATH, RESIDENCE))
+    turn = dialogue.respond(Message(text, intent), context)
+    assert (turn.kind, turn.aspect) == ("clarify", "fee")
+    assert [p.code for p in turn.options] == [MARRIAGE, DEATH, RESIDENCE]
+
+
+EXTENSION = "1.002755"
+
+
+def test_a_mention_does_not_pick_among_close_candidates_the_message_ranked_lower(store) -> None:
+    # The whole message is between extending and registering temporary residence (extension first);
+    # the NLU's mention, the words the citizen used for the case, would answer registration alone.
+    kb = StubKnowledgeBase({
+        "hết hạn": [candidate(EXTENSION, 0.6, rank=2), candidate(RESIDENCE, 0.58, rank=1)],
+        "đăng ký tạm trú": [candidate(RESIDENCE, 0.9), candidate(EXTENSION, 0.3)],
+    })
+    mention = [{"entity": "procedure", "value": "đăng ký tạm trú"}]
+    message = Message("đăng ký tạm trú của em cuối tháng là hết hạn mà vẫn ở tiếp", "ask_procedure", mention)
+    turn = Dialogue(kb, store).respond(message, Context())
+    assert turn.kind == "clarify" and [p.code for p in turn.options] == [EXTENSION, RESIDENCE]
+    assert kb.questions == [message.text, "đăng ký tạm trú"]  # the mention was asked, and not followed
+    # A mention that picks the message's own best candidate is still followed.
+    kb.rankings["hết hạn"] = [candidate(RESIDENCE, 0.6, rank=2), candidate(EXTENSION, 0.58, rank=1)]
+    turn = Dialogue(kb, store).respond(message, Context())
+    assert (turn.kind, turn.procedure.code) == ("answer", RESIDENCE)
+
+
 def test_a_button_payload_answers_the_chosen_procedure_with_the_pending_aspect(dialogue: Dialogue) -> None:
     context = Context(aspect="documents", options=(BIRTH, MARRIAGE, DEATH))
     entities = [{"entity": "procedure", "value": MARRIAGE}]
