@@ -297,16 +297,22 @@ class Dialogue:
 
     def _question(self, message: Message, context: Context, aspect: str) -> Turn:
         mentions = self._mentions(message)
-        words = len(procedure_words(message.text))
+        topic = procedure_words(message.text)
+        words = len(topic)
         follow_up = self._follow_up(context, aspect)
         if follow_up and not mentions and not words:
             return follow_up
         turn = self._search(message.text, mentions, aspect)
-        if follow_up and turn.kind != "answer" and _continues(words, mentions, aspect):
-            # A few stray words ("thế còn cho người nước ngoài?"), or a question about one aspect that
-            # tells more of the citizen's case, do not leave the context unless retrieval is sure of
-            # another procedure.
-            if turn.kind == "handoff" or any(p in turn.options for p in follow_up.options or (follow_up.procedure,)):
+        if follow_up and turn.kind != "answer":
+            # Unless retrieval is sure of another procedure, the context stays for words from its own
+            # name ("phí chứng thực tính thế nào?" about a certification), a few stray words ("thế còn
+            # cho người nước ngoài?"), or a question about one aspect that tells more of the case.
+            if follow_up.procedure and set(topic) <= set(folded_words(follow_up.procedure.name)):
+                return follow_up
+            in_context = follow_up.options or (follow_up.procedure,)
+            if _continues(words, mentions, aspect) and (
+                turn.kind == "handoff" or any(p in turn.options for p in in_context)
+            ):
                 return follow_up
         return turn
 
@@ -333,7 +339,8 @@ class Dialogue:
         retry = self._from_decision(focused.decision.kind, focused.decision.options, focused.decision.reason, aspect)
         if retry.kind == "answer" and retry.procedure.code not in {c.code for c in answer.candidates}:
             return turn
-        if turn.kind == "clarify" and retry.kind == "answer" and retry.procedure.code != answer.candidates[0].code:
+        lower = retry.kind == "answer" and retry.procedure.code != answer.candidates[0].code
+        if turn.kind == "clarify" and lower:
             # The whole message was between a few procedures and the mention picks one it ranked lower:
             # the words the citizen used for the case ("đăng ký tạm trú đến cuối tháng là hết hạn") are
             # not the procedure they want, so they choose.

@@ -144,14 +144,34 @@ def test_unclear_questions_offer_the_close_candidates(dialogue: Dialogue) -> Non
     assert [p.code for p in turn.options] == [BIRTH, MARRIAGE, DEATH]
 
 
-@pytest.mark.parametrize(("text", "intent"), [("thế lệ phí bao nhiêu?", "ask_fee"), ("phí bn", "nlu_fallback")])
-def test_a_follow_up_before_picking_offers_the_options_again(dialogue: Dialogue, text: str, intent: str) -> None:
+@pytest.mark.parametrize(
+    ("text", "intent"), [("thế lệ phí bao nhiêu?", "ask_fee"), ("phí bn", "nlu_fallback")]
+)
+def test_a_follow_up_before_picking_offers_the_options_again(
+    dialogue: Dialogue, text: str, intent: str
+) -> None:
     # BIRTH was answered, then the citizen was offered three options and asked about the fee instead of
     # picking one: the fee of which? Not BIRTH's, which the conversation has moved away from.
     context = Context(procedure=BIRTH, aspect="documents", options=(MARRIAGE, DEATH, RESIDENCE))
     turn = dialogue.respond(Message(text, intent), context)
     assert (turn.kind, turn.aspect) == ("clarify", "fee")
     assert [p.code for p in turn.options] == [MARRIAGE, DEATH, RESIDENCE]
+
+
+CIVIL_STATUS_CHANGE = "1.004859"  # "Thay đổi, cải chính, bổ sung thông tin hộ tịch, xác định lại dân tộc"
+
+
+def test_a_follow_up_in_words_of_the_procedure_s_own_name_keeps_the_context(dialogue: Dialogue, kb) -> None:
+    # "hộ tịch" alone ranks three other procedures close together (buttons), but the citizen is asking
+    # about the correction in context, whose name holds every word the follow-up has.
+    context = Context(procedure=CIVIL_STATUS_CHANGE, aspect="documents")
+    turn = dialogue.respond(Message("thế phí cải chính hộ tịch tính sao", "ask_fee"), context)
+    assert (turn.kind, turn.procedure.code, turn.aspect) == ("answer", CIVIL_STATUS_CHANGE, "fee")
+    assert turn.follow_up
+    assert kb.questions  # searched first: a retrieval sure of another procedure would still switch
+    # A word that is not in its name ("nuôi") leaves it for the buttons.
+    turn = dialogue.respond(Message("thế phí hộ tịch nuôi tính sao", "ask_fee"), context)
+    assert turn.kind == "clarify"
 
 
 EXTENSION = "1.002755"
@@ -253,7 +273,8 @@ def test_a_confident_out_of_scope_reading_is_answered_only_when_retrieval_is_ver
     store, confidence: float, expected: tuple
 ) -> None:
     kb = LearnedGateKnowledgeBase({"giấy độc thân": [candidate(BIRTH, confidence), candidate(DEATH, 0.1)]})
-    message = Message("tôi đã ly hôn, giờ xin giấy độc thân ở đâu", "out_of_scope", confidence=0.999, runner_up="greet")
+    text = "tôi đã ly hôn, giờ xin giấy độc thân ở đâu"
+    message = Message(text, "out_of_scope", confidence=0.999, runner_up="greet")
     turn = Dialogue(kb, store).respond(message, Context())
     assert (turn.kind, turn.procedure.code if turn.procedure else None) == expected
     assert turn.kind == "answer" and turn.aspect == "place" or turn.reason == "out_of_scope"

@@ -100,7 +100,8 @@ def test_a_learned_answer_rule_replaces_the_thresholds() -> None:
     naming = [replace(cand("1.000001", 0.3), coverage=1.0), cand("1.000002", 0.1)]
     assert decide(naming, CONFIG).kind == "handoff"
     sure = 1 / (1 + math.exp(-5.0))
-    assert decide(naming, learned) == Decision("answer", ["1.000001"], "likely_right", 0.3, pytest.approx(sure))
+    expected = Decision("answer", ["1.000001"], "likely_right", 0.3, pytest.approx(sure))
+    assert decide(naming, learned) == expected
     assert answer_probability(naming, learned.answer_weights) == pytest.approx(sure)
     # A top candidate the thresholds would answer, but the learned rule does not: the rules are replaced.
     confident = [cand("1.000001", 0.9), cand("1.000002", 0.2)]
