@@ -342,8 +342,8 @@ class Dialogue:
         lower = retry.kind == "answer" and retry.procedure.code != answer.candidates[0].code
         if turn.kind == "clarify" and lower:
             # The whole message was between a few procedures and the mention picks one it ranked lower:
-            # the words the citizen used for the case ("đăng ký tạm trú đến cuối tháng là hết hạn") are
-            # not the procedure they want, so they choose.
+            # the words the citizen used for the case ("hợp đồng" in a question about cancelling a
+            # certified contract) are not the procedure they want, so they choose.
             return turn
         if retry.kind == "clarify" and turn.kind == "handoff":
             # The mention alone is vaguer than the message ("giấy khai sinh" out of "giấy khai sinh ghi
