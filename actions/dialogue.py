@@ -27,7 +27,7 @@ from typing import Literal, Sequence
 
 import yaml
 
-from knowledge_base.gate import decide
+from knowledge_base.gate import Decision, decide
 from knowledge_base.retriever import Candidate
 from knowledge_base.schema import CODE_PATTERN, Procedure
 from knowledge_base.service import KnowledgeBase
@@ -320,8 +320,8 @@ class Dialogue:
         """What a follow-up about ``aspect`` refers to: while the citizen has not picked among the
         options last offered, those options again (the procedure answered before them is no longer
         what the conversation is about); else the procedure in context; None without context."""
-        if len(pending := self._procedures(context.options)) >= 2:
-            return Turn("clarify", aspect, options=pending)
+        if pending := self._offer(context.options, aspect):
+            return pending
         if in_context := self._procedure(context.procedure):
             return Turn("answer", aspect, in_context, follow_up=True)
         return None
@@ -332,11 +332,11 @@ class Dialogue:
         answer must be among the whole message's candidates: a mention cut short ("đăng ký" out of
         "đăng ký lấy biển") can point at a procedure the message is not about."""
         answer = self.kb.ask(text)
-        turn = self._from_decision(answer.decision.kind, answer.decision.options, answer.decision.reason, aspect)
+        turn = self._from_decision(answer.decision, aspect)
         if turn.kind == "answer" or not mentions:
             return turn
         focused = self.kb.ask(" ".join(mentions))
-        retry = self._from_decision(focused.decision.kind, focused.decision.options, focused.decision.reason, aspect)
+        retry = self._from_decision(focused.decision, aspect)
         if retry.kind == "answer" and retry.procedure.code not in {c.code for c in answer.candidates}:
             return turn
         lower = retry.kind == "answer" and retry.procedure.code != answer.candidates[0].code
@@ -367,7 +367,7 @@ class Dialogue:
             decision = self.kb.ask(message.text).decision
             if decision.kind == "answer" and (decision.probability or 0.0) >= OUT_OF_SCOPE_ANSWER_PROBABILITY:
                 aspect = asked_aspect(message.text, message.runner_up)
-                return self._from_decision(decision.kind, decision.options, decision.reason, aspect)
+                return self._from_decision(decision, aspect)
         return None
 
     @staticmethod
@@ -402,10 +402,7 @@ class Dialogue:
                 return Turn("answer", aspect, procedure)
         if procedure_words(message.text):
             return self._question(message, Context(aspect=aspect), aspect)
-        options = self._procedures(context.options)
-        if len(options) >= 2:
-            return Turn("clarify", aspect, options=options)
-        return Turn("ask_which", aspect)
+        return self._offer(context.options, aspect) or Turn("ask_which", aspect)
 
     def _correct(self, message: Message, context: Context) -> Turn:
         aspect = context.aspect or "overview"
@@ -426,10 +423,9 @@ class Dialogue:
             # The citizen is narrowing down a procedure question the bot already took up: when the
             # gate cannot settle the restated one, the best candidates as buttons serve them better
             # than an officer (one click; the clarifying message says how to reach a person instead).
-            options = self._procedures(c.code for c in candidates[:CORRECTION_OPTIONS])
-            if len(options) >= 2:
-                return Turn("clarify", aspect, options=options)
-        return self._from_decision(decision.kind, decision.options, decision.reason, aspect)
+            if offer := self._offer((c.code for c in candidates[:CORRECTION_OPTIONS]), aspect):
+                return offer
+        return self._from_decision(decision, aspect)
 
     # --- helpers -----------------------------------------------------------------------------
 
@@ -442,13 +438,19 @@ class Dialogue:
         fitting = self._procedure(below if age < limit else above)
         return replace(turn, procedure=fitting) if fitting else turn
 
-    def _from_decision(self, kind: str, codes: Sequence[str], reason: str, aspect: str) -> Turn:
-        procedures = self._procedures(codes)
-        if kind == "answer" and procedures:
+    def _from_decision(self, decision: Decision, aspect: str) -> Turn:
+        procedures = self._procedures(decision.options)
+        if decision.kind == "answer" and procedures:
             return Turn("answer", aspect, procedures[0])
-        if kind == "clarify" and len(procedures) >= 2:
+        if decision.kind == "clarify" and len(procedures) >= 2:
             return Turn("clarify", aspect, options=procedures)
-        return Turn("handoff", aspect, reason=reason if kind == "handoff" else "low_confidence")
+        reason = decision.reason if decision.kind == "handoff" else "low_confidence"
+        return Turn("handoff", aspect, reason=reason)
+
+    def _offer(self, codes, aspect: str) -> Turn | None:
+        """Buttons for ``codes`` that are in the store, when there are at least two of them."""
+        options = self._procedures(codes)
+        return Turn("clarify", aspect, options=options) if len(options) >= 2 else None
 
     def _procedure(self, code: str | None) -> Procedure | None:
         return self.store.get(code) if code else None

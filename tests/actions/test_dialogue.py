@@ -161,7 +161,9 @@ def test_a_follow_up_before_picking_offers_the_options_again(
 CIVIL_STATUS_CHANGE = "1.004859"  # "Thay đổi, cải chính, bổ sung thông tin hộ tịch, xác định lại dân tộc"
 
 
-def test_a_follow_up_in_words_of_the_procedure_s_own_name_keeps_the_context(dialogue: Dialogue, kb) -> None:
+def test_a_follow_up_in_words_of_the_procedure_s_own_name_keeps_the_context(
+    dialogue: Dialogue, kb: StubKnowledgeBase
+) -> None:
     # "hộ tịch" alone ranks three other procedures close together (buttons), but the citizen is asking
     # about the correction in context, whose name holds every word the follow-up has.
     context = Context(procedure=CIVIL_STATUS_CHANGE, aspect="documents")
