@@ -13,6 +13,7 @@ import numpy as np
 from knowledge_base.embedder import Embedder
 from knowledge_base.index import IndexMismatchError, SearchIndex, dense_search
 from knowledge_base.text import english_rendering
+from knowledge_base.variants import cued_markers, name_markers
 
 MAX_QUERY_CHARS = 2000
 
@@ -30,7 +31,8 @@ class RetrievalConfig:
     """Fusion weights, chosen on the dev question set (see benchmarks/README.md).
 
     Ranking fuses the dense cosine with the lexical score relative to the best lexical match for the
-    question, plus a small bonus for ward-level procedures (this is a ward's desk). Confidence, used
+    question, plus a small bonus for ward-level procedures (this is a ward's desk) and a larger one for
+    a variant procedure whose action the question names (``knowledge_base.variants``). Confidence, used
     by the gate, mixes the dense cosine with the lexical score relative to what a perfect match of the
     question would score, so it means the same across questions.
     """
@@ -38,6 +40,7 @@ class RetrievalConfig:
     dense_weight: float = 0.4
     lexical_weight: float = 0.6
     ward_level_bonus: float = 0.02
+    variant_bonus: float = 0.2
     confidence_dense_weight: float = 0.5
     dense_chunks: int = 256
     pool: int = 60
@@ -89,6 +92,7 @@ class Retriever:
         self._entries = index.by_code
         self._lexical_codes = np.array(index.lexical.codes)
         self._lexical_positions = {code: i for i, code in enumerate(index.lexical.codes)}
+        self._name_markers = {code: name_markers(entry.name) for code, entry in self._entries.items()}
 
     def search(self, question: str, k: int = 10) -> list[Candidate]:
         """Return up to ``k`` candidates, best first.
@@ -117,12 +121,15 @@ class Retriever:
         dense_rank = {c: r for r, c in enumerate(dense_ranked, 1)}
         lexical_rank = {c: r for r, c in enumerate(sorted(lexical, key=lexical.get, reverse=True), 1)}
         dense_floor = min(dense.values()) if dense else 0.0
+        cued = cued_markers(text)
         candidates = []
         for code in set(dense_ranked) | set(lexical):
             entry = self._entries[code]
             d = dense.get(code, dense_floor)
             raw = lexical.get(code, 0.0)
             bonus = cfg.ward_level_bonus if "Cấp xã" in entry.level else 0.0
+            if cued & self._name_markers[code]:
+                bonus += cfg.variant_bonus
             score = cfg.dense_weight * d + cfg.lexical_weight * raw / best_lexical if best_lexical else cfg.dense_weight * d
             lx = min(raw / ceiling, 1.0) if ceiling else 0.0
             confidence = cfg.confidence_dense_weight * max(d, 0.0) + (1 - cfg.confidence_dense_weight) * lx

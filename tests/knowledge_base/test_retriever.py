@@ -8,7 +8,7 @@ from knowledge_base.corpus import load_ward_corpus
 from knowledge_base.embedder import HashingEmbedder
 from knowledge_base.gate import GateConfig
 from knowledge_base.index import IndexMismatchError, build_index, load_index
-from knowledge_base.retriever import MAX_QUERY_CHARS, QueryError, Retriever
+from knowledge_base.retriever import MAX_QUERY_CHARS, QueryError, RetrievalConfig, Retriever
 from knowledge_base.service import KnowledgeBase
 from knowledge_base.settings import get_settings
 
@@ -55,6 +55,17 @@ def test_candidates_are_sorted_and_carry_signals(retriever: Retriever) -> None:
     assert [c.score for c in candidates] == sorted((c.score for c in candidates), reverse=True)
     top = candidates[0]
     assert top.name and top.lexical > 0 and top.dense_rank is not None and top.lexical_rank is not None
+
+
+def test_a_question_naming_a_variant_action_lifts_that_variant_only(retriever: Retriever) -> None:
+    question = "mất giấy đăng ký kết hôn rồi, xin bản sao ở đâu"
+    without = Retriever(retriever.embedder, retriever.index, RetrievalConfig(variant_bonus=0.0))
+    plain = {c.code: c.score for c in without.search(question, k=60)}
+    lifted = {c.code: c.score for c in retriever.search(question, k=60)}
+    bonus = retriever.config.variant_bonus
+    assert lifted["2.000635"] == pytest.approx(plain["2.000635"] + bonus)  # Cấp bản sao Trích lục hộ tịch
+    assert lifted["1.000894"] == pytest.approx(plain["1.000894"])  # Đăng ký kết hôn
+    assert list(lifted).index("2.000635") < list(plain).index("2.000635")
 
 
 @pytest.mark.parametrize(("question", "reason"), [("", "empty"), ("   \n ", "empty"), ("a" * (MAX_QUERY_CHARS + 1), "too_long")])

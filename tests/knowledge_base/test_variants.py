@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from knowledge_base.text import RulesError
+from knowledge_base.variants import cued_markers, load_variant_cues, name_markers
+
+
+@pytest.mark.parametrize(
+    ("question", "markers"),
+    [
+        ("mất giấy đăng ký kết hôn, xin bản sao ở đâu", {"ban sao"}),
+        ("xin lai ban khac dc ko", {"ban sao"}),
+        ("chuyen tro roi, xoa tam tru cho cu ntn", {"xoa"}),
+        ("bố mất rồi, cắt khẩu cho bố thế nào", {"xoa"}),
+        ("quán e không làm nữa, đóng cửa hẳn thì làm gì", {"cham dut"}),
+        ("tạm trú sắp hết hạn", {"gia han"}),
+        ("tiệm tạm nghỉ 3 tháng", {"tam ngung"}),
+        ("đăng ký tạm trú cần gì", set()),
+        ("xoài", set()),  # whole syllables only: "xoai" is not "xoa"
+    ],
+)
+def test_questions_cue_the_markers_of_their_action(question: str, markers: set[str]) -> None:
+    assert cued_markers(question) == markers
+
+
+@pytest.mark.parametrize(
+    ("name", "markers"),
+    [
+        ("Cấp bản sao Trích lục hộ tịch, bản sao Giấy khai sinh", {"ban sao"}),
+        ("Xóa đăng ký tạm trú", {"xoa"}),
+        ("Đăng ký chấm dứt giám hộ", {"cham dut"}),
+        ("Gia hạn tạm trú", {"gia han"}),
+        ("Đăng ký tạm trú", set()),
+    ],
+)
+def test_procedure_names_hold_markers(name: str, markers: set[str]) -> None:
+    assert name_markers(name) == markers
+
+
+def test_every_marker_is_cued_by_itself() -> None:
+    for marker, cues in load_variant_cues():
+        assert marker in cues
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("[]", "non-empty list"),
+        ("- marker: xóa\n", "exactly the keys"),
+        ("- marker: xóa\n  cues: []\n", "non-empty list"),
+        ("- marker: xóa\n  cues: ['...']\n", "no letters"),
+        ("- marker: xóa\n  cues: [xóa]\n  note: x\n", "exactly the keys"),
+    ],
+)
+def test_bad_cue_files_are_refused_with_the_entry(tmp_path: Path, content: str, message: str) -> None:
+    path = tmp_path / "variant_cues.yml"
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(RulesError, match=message):
+        load_variant_cues(path)
