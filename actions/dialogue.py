@@ -137,10 +137,15 @@ def _aspect_cues() -> tuple[re.Pattern[str], list[tuple[str, re.Pattern[str]]]]:
 
 
 def cued_aspects(text: str) -> list[str]:
-    """Every aspect a message's own words have a cue for, in the cue file's order."""
+    """Every aspect a message's own words have a cue for, in the cue file's order. A cue inside a
+    longer cue of another aspect does not count ("what do I need" inside "what do I need to do")."""
     not_cues, cues = _aspect_cues()
     folded = not_cues.sub(" ", _folded(text))
-    return [aspect for aspect, pattern in cues if pattern.search(folded)]
+    found = [(aspect, m.span()) for aspect, pattern in cues for m in pattern.finditer(folded)]
+    return list(dict.fromkeys(
+        aspect for aspect, (start, end) in found
+        if not any(a != aspect and s <= start and end <= e and e - s > end - start for a, (s, e) in found)
+    ))
 
 
 def aspect_from_text(text: str) -> str | None:

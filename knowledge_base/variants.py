@@ -50,10 +50,24 @@ def load_variant_cues(path: Path = VARIANT_CUES_FILE) -> tuple[tuple[str, tuple[
     return tuple(groups)
 
 
+def _asks_for(text: str, cue: str) -> bool:
+    """True when the padded ``text`` holds ``cue`` other than right after "bị": "quê đã bị xóa
+    thường trú" tells what happened to the citizen, "xóa thường trú" asks for it."""
+    start = text.find(cue)
+    while start >= 0:
+        if not text[:start].endswith(" bi"):
+            return True
+        start = text.find(cue, start + 1)
+    return False
+
+
 def cued_markers(question: str, path: Path = VARIANT_CUES_FILE) -> frozenset[str]:
-    """The folded name markers whose cues ``question`` holds (whole syllables, teencode expanded)."""
+    """The folded name markers whose cues ``question`` asks for (whole syllables, teencode
+    expanded, not in the passive: ``_asks_for``)."""
     text = _padded(question)
-    return frozenset(marker.strip() for marker, cues in load_variant_cues(path) if any(c in text for c in cues))
+    return frozenset(
+        marker.strip() for marker, cues in load_variant_cues(path) if any(_asks_for(text, c) for c in cues)
+    )
 
 
 def name_markers(name: str, path: Path = VARIANT_CUES_FILE) -> frozenset[str]:

@@ -359,6 +359,10 @@ def test_topic_words_drop_fillers_and_aspect_words_only() -> None:
     assert topic_words("nop online dc ko") == []
     assert topic_words("cho hỏi làm giấy khai sinh") == ["khai", "sinh"]
     assert "khau" in topic_words("cần mang theo sổ hộ khẩu không")
+    assert topic_words("co ton phi ko") == []  # "tốn" (costs)
+    assert topic_words("What should I bring?") == []
+    assert topic_words("Which office do we go to?") == []
+    assert topic_words("do I need to bring my passport") == ["passport"]
 
 
 @pytest.mark.parametrize(("text", "index"), [("cái thứ 2", 1), ("thu ba", 2), ("cái đầu tiên", 0), ("cái cuối", -1), ("không biết", None)])
@@ -390,6 +394,8 @@ def test_ordinal(text: str, index: int | None) -> None:
         ("bán hàng online thì nộp hồ sơ online được không", "online"),
         ("di sua lai thi het bao nhiu tien vay", "fee"),  # the one-letter typo of "nhiêu"
         ("bao nhiu ngay thi co", "time"),
+        ("What do I need?", "documents"),
+        ("What do I need to do to register here?", "overview"),  # a cue inside a longer one does not count
     ],
 )
 def test_aspect_from_text(text: str, aspect: str | None) -> None:

@@ -20,6 +20,8 @@ from knowledge_base.variants import cued_markers, load_variant_cues, name_marker
         ("tiệm tạm nghỉ 3 tháng", {"tam ngung"}),
         ("đăng ký tạm trú cần gì", set()),
         ("xoài", set()),  # whole syllables only: "xoai" is not "xoa"
+        ("quê thì đã bị xóa thường trú rồi, giờ khai báo cư trú ở đâu", set()),  # what happened, not asked
+        ("bị xóa rồi, giờ xóa luôn tạm trú chỗ cũ", {"xoa"}),
     ],
 )
 def test_questions_cue_the_markers_of_their_action(question: str, markers: set[str]) -> None:
