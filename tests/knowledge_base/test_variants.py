@@ -16,7 +16,8 @@ from knowledge_base.variants import cued_markers, load_variant_cues, name_marker
         ("chuyen tro roi, xoa tam tru cho cu ntn", {"xoa"}),
         ("bố mất rồi, cắt khẩu cho bố thế nào", {"xoa"}),
         ("quán e không làm nữa, đóng cửa hẳn thì làm gì", {"cham dut"}),
-        ("tạm trú sắp hết hạn", {"gia han"}),
+        ("tạm trú sắp hết hạn, gia hạn thế nào", {"gia han"}),
+        ("thẻ căn cước hết hạn", set()),  # a situation, not the extension
         ("tiệm tạm nghỉ 3 tháng", {"tam ngung"}),
         ("đăng ký tạm trú cần gì", set()),
         ("xoài", set()),  # whole syllables only: "xoai" is not "xoa"
