@@ -335,7 +335,8 @@ class Dialogue:
         """Ask the knowledge base with the whole message; when the gate will not answer that, ask again
         with the procedure the NLU found in it (a long message dilutes the lexical match). The retry's
         answer must be among the whole message's candidates: a mention cut short ("đăng ký" out of
-        "đăng ký lấy biển") can point at a procedure the message is not about."""
+        "đăng ký lấy biển") can point at a procedure the message is not about. When it is not the
+        message's best candidate, the citizen chooses between the two."""
         answer = self.kb.ask(text)
         turn = self._from_decision(answer.decision, aspect)
         if turn.kind == "answer" or not mentions:
@@ -350,6 +351,10 @@ class Dialogue:
             # the words the citizen used for the case ("hợp đồng" in a question about cancelling a
             # certified contract) are not the procedure they want, so they choose.
             return turn
+        if turn.kind == "handoff" and lower:
+            # The same disagreement below the gate's bar: the mention names the base procedure ("giấy
+            # đăng ký kết hôn") of the variant the message ranked first ("… bị mất, xin bản sao").
+            return self._offer([answer.candidates[0].code, retry.procedure.code], aspect) or retry
         if retry.kind == "clarify" and turn.kind == "handoff":
             # The mention alone is vaguer than the message ("giấy khai sinh" out of "giấy khai sinh ghi
             # sai năm sinh, muốn sửa"): the whole message's two best candidates get the first buttons

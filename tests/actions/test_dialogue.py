@@ -471,10 +471,12 @@ def test_a_correction_of_the_age_switches_the_id_card_variant(store) -> None:
 @pytest.mark.parametrize(
     ("whole_message_candidates", "expected"),
     [
-        # The mention's procedure is among the message's own candidates: the retry answers it.
-        ([candidate(RESIDENCE, 0.3), candidate(MARRIAGE, 0.29)], ("answer", MARRIAGE)),
+        # The mention's procedure is the message's own best candidate: the retry answers it.
+        ([candidate(MARRIAGE, 0.3), candidate(RESIDENCE, 0.29)], ("answer", [MARRIAGE])),
+        # It is one the message ranked lower: the citizen chooses between the two.
+        ([candidate(RESIDENCE, 0.3), candidate(MARRIAGE, 0.29)], ("clarify", [RESIDENCE, MARRIAGE])),
         # The mention ("đăng ký", cut short) points elsewhere: the unsure message goes to a person.
-        ([candidate(RESIDENCE, 0.3), candidate(DEATH, 0.29)], ("handoff", None)),
+        ([candidate(RESIDENCE, 0.3), candidate(DEATH, 0.29)], ("handoff", [])),
     ],
 )
 def test_the_mention_retry_answers_only_a_procedure_the_message_itself_ranks(
@@ -484,7 +486,8 @@ def test_the_mention_retry_answers_only_a_procedure_the_message_itself_ranks(
     message = Message("vừa tậu xe mới, đăng ký lấy biển ở đâu", "ask_place", [{"entity": "procedure", "value": "đăng ký"}])
     turn = Dialogue(kb, store).respond(message, Context())
     assert kb.questions == [message.text, "đăng ký"]
-    assert (turn.kind, turn.procedure.code if turn.procedure else None) == expected
+    codes = [turn.procedure.code] if turn.procedure else [p.code for p in turn.options]
+    assert (turn.kind, codes) == expected
 
 
 def test_options_from_the_mention_retry_put_the_whole_message_s_best_first(store) -> None:
