@@ -131,9 +131,17 @@ def _phrases(phrases: list[str]) -> re.Pattern[str]:
 def _aspect_cues() -> tuple[re.Pattern[str], list[tuple[str, re.Pattern[str]]]]:
     """(phrases that are no cue, [(aspect, its cues)] in the file's order)."""
     data = yaml.safe_load(ASPECT_CUES_FILE.read_text(encoding="utf-8"))
+    data.pop("yes_no", None)  # not an aspect: see _yes_no
     phrases = data.pop("not_cues", None)
     not_cues = _phrases(phrases) if phrases else re.compile(r"(?!)")  # (?!) never matches
     return not_cues, [(aspect, _phrases(cues)) for aspect, cues in data.items()]
+
+
+@lru_cache(maxsize=1)
+def _yes_no() -> re.Pattern[str]:
+    """Phrases of a yes/no question whether something must be done at all (aspect_cues.yml)."""
+    phrases = yaml.safe_load(ASPECT_CUES_FILE.read_text(encoding="utf-8")).get("yes_no")
+    return _phrases(phrases) if phrases else re.compile(r"(?!)")
 
 
 def cued_aspects(text: str) -> list[str]:
@@ -181,18 +189,21 @@ def asking_clause(text: str) -> str:
 
 def asked_aspect(text: str, intent: str | None = None) -> str:
     """The aspect a message asks about: a cue in the clause that asks (``asking_clause``; including a
-    general "phải làm gì"; of several, the one the NLU names if it names one of them); else the NLU's
-    aspect intent (not for English, which it learned little of); else a cue anywhere in it; else an
-    overview.
+    general "phải làm gì"; of several, the one the NLU names if it names one of them); else an overview
+    if that clause asks whether to do it at all and the message names no aspect; else the NLU's aspect
+    intent (not for English, which it learned little of); else a cue anywhere in it; else an overview.
 
     The situation told before the question often holds words the NLU or a cue would take for the
     question ("chỗ ở", "giấy tờ vẫn ghi tên anh ấy"), which is why the asking clause comes first.
     """
     named = INTENT_ASPECTS.get(intent or "", "overview")
     trust_nlu = named != "overview" and not looks_english(text)
-    if cued := cued_aspects(asking_clause(text)):
+    clause = asking_clause(text)
+    if cued := cued_aspects(clause):
         # several cues ("mức phí đó quy định ở thông tư nào"): the NLU's aspect if it is one of them
         return named if trust_nlu and named in cued else cued[0]
+    if _yes_no().search(_folded(clause)) and not cued_aspects(text):
+        return "overview"  # "có phải báo công an phường không": whether to do it, not where
     return (named if trust_nlu else None) or aspect_from_text(text) or named
 
 

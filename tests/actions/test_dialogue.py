@@ -418,6 +418,10 @@ def test_aspect_from_text(text: str, aspect: str | None) -> None:
         ("đăng ký khai sinh", "ask_procedure", "overview"),
         # English: the words, not the NLU, which learned little English
         ("where do I register a birth", "ask_fee", "place"),
+        # whether it must be done at all, when the message names no aspect anywhere
+        ("chú em dưới quê lên chơi 2 tuần, có phải báo công an phường không", "ask_place", "overview"),
+        ("ra phường nào làm được, có phải phường nơi tôi ở không", "ask_place", "place"),
+        ("có phải nộp tiền không", "ask_procedure", "fee"),
     ],
 )
 def test_the_aspect_asked_comes_from_the_question_at_the_end(text: str, intent: str, aspect: str) -> None:
