@@ -127,27 +127,26 @@ def _phrases(phrases: list[str]) -> re.Pattern[str]:
     return re.compile(r"\b(" + "|".join(re.escape(_folded(p)) for p in phrases) + r")\b")
 
 
+_NEVER = re.compile(r"(?!)")  # matches nothing: a phrase list the file leaves out
+
+
 @lru_cache(maxsize=1)
-def _aspect_cues() -> tuple[re.Pattern[str], list[tuple[str, re.Pattern[str]]]]:
-    """(phrases that are no cue, [(aspect, its cues)] in the file's order)."""
+def _aspect_cues() -> tuple[re.Pattern[str], re.Pattern[str], list[tuple[str, re.Pattern[str]]]]:
+    """(phrases that are no cue, phrases of a yes/no question whether to do something at all,
+    [(aspect, its cues)] in the file's order)."""
     data = yaml.safe_load(ASPECT_CUES_FILE.read_text(encoding="utf-8"))
-    data.pop("yes_no", None)  # not an aspect: see _yes_no
-    phrases = data.pop("not_cues", None)
-    not_cues = _phrases(phrases) if phrases else re.compile(r"(?!)")  # (?!) never matches
-    return not_cues, [(aspect, _phrases(cues)) for aspect, cues in data.items()]
-
-
-@lru_cache(maxsize=1)
-def _yes_no() -> re.Pattern[str]:
-    """Phrases of a yes/no question whether something must be done at all (aspect_cues.yml)."""
-    phrases = yaml.safe_load(ASPECT_CUES_FILE.read_text(encoding="utf-8")).get("yes_no")
-    return _phrases(phrases) if phrases else re.compile(r"(?!)")
+    not_cues, yes_no = (data.pop(key, None) for key in ("not_cues", "yes_no"))
+    return (
+        _phrases(not_cues) if not_cues else _NEVER,
+        _phrases(yes_no) if yes_no else _NEVER,
+        [(aspect, _phrases(cues)) for aspect, cues in data.items()],
+    )
 
 
 def cued_aspects(text: str) -> list[str]:
     """Every aspect a message's own words have a cue for, in the cue file's order. A cue inside a
     longer cue of another aspect does not count ("what do I need" inside "what do I need to do")."""
-    not_cues, cues = _aspect_cues()
+    not_cues, _, cues = _aspect_cues()
     folded = not_cues.sub(" ", _folded(text))
     found = [(aspect, m.span()) for aspect, pattern in cues for m in pattern.finditer(folded)]
     return list(dict.fromkeys(
@@ -199,10 +198,11 @@ def asked_aspect(text: str, intent: str | None = None) -> str:
     named = INTENT_ASPECTS.get(intent or "", "overview")
     trust_nlu = named != "overview" and not looks_english(text)
     clause = asking_clause(text)
+    _, yes_no, _ = _aspect_cues()
     if cued := cued_aspects(clause):
         # several cues ("mức phí đó quy định ở thông tư nào"): the NLU's aspect if it is one of them
         return named if trust_nlu and named in cued else cued[0]
-    if _yes_no().search(_folded(clause)) and not cued_aspects(text):
+    if yes_no.search(_folded(clause)) and not cued_aspects(text):
         return "overview"  # "có phải báo công an phường không": whether to do it, not where
     return (named if trust_nlu else None) or aspect_from_text(text) or named
 
