@@ -356,15 +356,13 @@ class Dialogue:
         retry = self._from_decision(focused.decision, aspect)
         if retry.kind == "answer" and retry.procedure.code not in {c.code for c in answer.candidates}:
             return turn
-        lower = retry.kind == "answer" and retry.procedure.code != answer.candidates[0].code
-        if turn.kind == "clarify" and lower:
-            # The whole message was between a few procedures and the mention picks one it ranked lower:
-            # the words the citizen used for the case ("hợp đồng" in a question about cancelling a
-            # certified contract) are not the procedure they want, so they choose.
-            return turn
-        if turn.kind == "handoff" and lower:
-            # The same disagreement below the gate's bar: the mention names the base procedure ("giấy
-            # đăng ký kết hôn") of the variant the message ranked first ("… bị mất, xin bản sao").
+        if retry.kind == "answer" and retry.procedure.code != answer.candidates[0].code:
+            # The mention picks a procedure the whole message ranked lower: the words the citizen used
+            # for the case ("hợp đồng" in a question about cancelling a certified contract; "giấy đăng
+            # ký kết hôn" in "… bị mất, xin bản sao") are not the procedure they want, so they choose:
+            # among the message's own options, or between its best candidate and the mention's.
+            if turn.kind == "clarify":
+                return turn
             return self._offer([answer.candidates[0].code, retry.procedure.code], aspect) or retry
         if retry.kind == "clarify" and turn.kind == "handoff":
             # The mention alone is vaguer than the message ("giấy khai sinh" out of "giấy khai sinh ghi
