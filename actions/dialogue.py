@@ -186,6 +186,19 @@ def asking_clause(text: str) -> str:
     return clauses[-1][0] if clauses else text
 
 
+_THI = re.compile(r"\bthi\b")
+
+
+def _after_thi(clause: str) -> str:
+    """What follows the clause's last "thì" (folded), or "" without one: in "nộp online thì mất bao
+    lâu" the words before "thì" set the scene and the words after it ask."""
+    folded = _folded(clause)
+    last = None
+    for last in _THI.finditer(folded):
+        pass
+    return folded[last.end():] if last else ""
+
+
 def asked_aspect(text: str, intent: str | None = None) -> str:
     """The aspect a message asks about: a cue in the clause that asks (``asking_clause``; including a
     general "phải làm gì"; of several, the one the NLU names if it names one of them); else an overview
@@ -199,7 +212,8 @@ def asked_aspect(text: str, intent: str | None = None) -> str:
     trust_nlu = named != "overview" and not looks_english(text)
     clause = asking_clause(text)
     _, yes_no, _ = _aspect_cues()
-    if cued := cued_aspects(clause):
+    # "X thì Y" asks Y: "muốn kích hoạt VNeID để làm dịch vụ công thì ra đâu làm" asks where
+    if cued := cued_aspects(_after_thi(clause)) or cued_aspects(clause):
         # several cues ("mức phí đó quy định ở thông tư nào"): the NLU's aspect if it is one of them
         return named if trust_nlu and named in cued else cued[0]
     if yes_no.search(_folded(clause)) and not cued_aspects(text):

@@ -419,6 +419,14 @@ def test_aspect_from_text(text: str, aspect: str | None) -> None:
         ("chú em dưới quê lên chơi 2 tuần, có phải báo công an phường không", "ask_place", "overview"),
         ("ra phường nào làm được, có phải phường nơi tôi ở không", "ask_place", "place"),
         ("có phải nộp tiền không", "ask_procedure", "fee"),
+        # "nowhere" is not a question: the yes/no question decides
+        ("ko có thường trú, cũng ko có tạm trú ở đâu cả, có phải khai báo gì ko", "ask_place", "overview"),
+        # "X thì Y" asks Y, even when X names another aspect
+        ("muốn kích hoạt định danh để làm dịch vụ công thì ra đâu làm", "ask_online", "place"),
+        ("hai bên muốn sửa giá thuê và thời hạn hợp đồng thì làm sao", "ask_time", "overview"),
+        ("nộp online thì mất bao lâu", "ask_online", "time"),
+        ("lệ phí nộp online thì bao nhiêu tiền", "ask_online", "fee"),
+        ("nếu nộp online thì sao", "ask_online", "online"),  # nothing after "thì" names an aspect
     ],
 )
 def test_the_aspect_asked_comes_from_the_question_at_the_end(text: str, intent: str, aspect: str) -> None:
