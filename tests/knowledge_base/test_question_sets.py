@@ -24,7 +24,10 @@ SPLITS = {
     "dev": (QUESTIONS / "dev.jsonl", 220),
     "test": (QUESTIONS / "test.jsonl", 110),
     "situations": (QUESTIONS / "situations.jsonl", 180),
+    "other_stories": (QUESTIONS / "other_stories.jsonl", 90),
 }
+#: Rows of other_stories.jsonl also name what they really ask about.
+EXTRA_KEYS = {"other_stories": {"topic"}}
 SHARED_DATA = REPO.parent / "shared" / "data"
 DUMP = SHARED_DATA / "tthc-portal" / "procedures.jsonl.gz"
 
@@ -56,7 +59,7 @@ def question_sets() -> dict[str, list[dict[str, Any]]]:
 def test_every_row_is_well_formed(question_sets: dict[str, list[dict[str, Any]]], split: str) -> None:
     for number, row in enumerate(question_sets[split], start=1):
         where = f"{split} row {number}"
-        assert set(row) == {"question", "expected", "aspect", "style"}, where
+        assert set(row) == {"question", "expected", "aspect", "style"} | EXTRA_KEYS.get(split, set()), where
         assert isinstance(row["question"], str) and row["question"].strip(), where
         assert row["question"] == unicodedata.normalize("NFC", row["question"]), f"{where} is not NFC"
         assert isinstance(row["expected"], list), where
@@ -101,6 +104,14 @@ def test_no_duplicate_questions_within_or_across_files(
             key = " ".join(fold(row["question"]).split())
             assert key not in seen, f"{row['question']!r} in {split} repeats a question in {seen.get(key)}"
             seen[key] = split
+
+
+def test_the_other_stories_are_all_unanswerable_and_long(
+    question_sets: dict[str, list[dict[str, Any]]],
+) -> None:
+    for row in question_sets["other_stories"]:
+        assert row["expected"] == [] and row["topic"].strip(), row["question"]
+        assert len(row["question"].split()) >= 20, row["question"]
 
 
 def test_fold_detects_diacritics_as_the_checks_assume() -> None:
