@@ -192,18 +192,16 @@ _THI = re.compile(r"\bthi\b")
 def _after_thi(clause: str) -> str:
     """What follows the clause's last "thì" (folded), or "" without one: in "nộp online thì mất bao
     lâu" the words before "thì" set the scene and the words after it ask."""
-    folded = _folded(clause)
-    last = None
-    for last in _THI.finditer(folded):
-        pass
-    return folded[last.end():] if last else ""
+    parts = _THI.split(_folded(clause))
+    return parts[-1] if len(parts) > 1 else ""
 
 
 def asked_aspect(text: str, intent: str | None = None) -> str:
-    """The aspect a message asks about: a cue in the clause that asks (``asking_clause``; including a
-    general "phải làm gì"; of several, the one the NLU names if it names one of them); else an overview
-    if that clause asks whether to do it at all and the message names no aspect; else the NLU's aspect
-    intent (not for English, which it learned little of); else a cue anywhere in it; else an overview.
+    """The aspect a message asks about: a cue in the clause that asks (``asking_clause``; after its
+    last "thì" first; including a general "phải làm gì"; of several, the one the NLU names if it names
+    one of them); else an overview if that clause asks whether to do it at all and the message names
+    no aspect; else the NLU's aspect intent (not for English, which it learned little of); else a cue
+    anywhere in it; else an overview.
 
     The situation told before the question often holds words the NLU or a cue would take for the
     question ("chỗ ở", "giấy tờ vẫn ghi tên anh ấy"), which is why the asking clause comes first.
