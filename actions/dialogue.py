@@ -189,10 +189,10 @@ def asking_clause(text: str) -> str:
 _THI = re.compile(r"\bthi\b")
 
 
-def _after_thi(clause: str) -> str:
-    """What follows the clause's last "thì" (folded), or "" without one: in "nộp online thì mất bao
+def _after_thi(folded: str) -> str:
+    """What follows the last "thì" of a folded clause, or "" without one: in "nộp online thì mất bao
     lâu" the words before "thì" set the scene and the words after it ask."""
-    parts = _THI.split(_folded(clause))
+    parts = _THI.split(folded)
     return parts[-1] if len(parts) > 1 else ""
 
 
@@ -208,13 +208,13 @@ def asked_aspect(text: str, intent: str | None = None) -> str:
     """
     named = INTENT_ASPECTS.get(intent or "", "overview")
     trust_nlu = named != "overview" and not looks_english(text)
-    clause = asking_clause(text)
+    clause = _folded(asking_clause(text))  # folded once: cued_aspects' own folding leaves it as it is
     _, yes_no, _ = _aspect_cues()
     # "X thì Y" asks Y: "muốn kích hoạt VNeID để làm dịch vụ công thì ra đâu làm" asks where
     if cued := cued_aspects(_after_thi(clause)) or cued_aspects(clause):
         # several cues ("mức phí đó quy định ở thông tư nào"): the NLU's aspect if it is one of them
         return named if trust_nlu and named in cued else cued[0]
-    if yes_no.search(_folded(clause)) and not cued_aspects(text):
+    if yes_no.search(clause) and not cued_aspects(text):
         return "overview"  # "có phải báo công an phường không": whether to do it, not where
     return (named if trust_nlu else None) or aspect_from_text(text) or named
 
