@@ -252,7 +252,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train-embedder", help="fine-tune the default embedding model on the stored procedures")
     p.add_argument("--seed", type=int, default=13)
-    p.add_argument("--epochs", type=int, default=1)
+    p.add_argument("--epochs", type=int, default=None,
+                   help="passes over the corpus (default: enough to use every query once, within a step budget)")
     p.add_argument("--max-pairs", type=int, default=None)
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=_cmd_train_embedder)

@@ -11,7 +11,9 @@ from knowledge_base.finetune import (
     BASE_MODEL,
     TRAINING_INFO,
     build_training_pairs,
+    STEP_BUDGET,
     core_name,
+    passes_for,
     procedure_passage,
     resolve_base_model,
     synthetic_queries,
@@ -104,6 +106,20 @@ def test_build_training_pairs_covers_every_procedure() -> None:
     assert pairs == build_training_pairs(SMALL_CORPUS, seed=13)
     for p in SMALL_CORPUS:
         assert sum(1 for _, passage in pairs if passage == procedure_passage(p)) >= 2
+
+
+def test_passes_use_every_query_of_a_small_corpus_once() -> None:
+    pairs = [(f"q{i}", "birth") for i in range(9)] + [("q", "death"), ("r", "death")]
+    assert passes_for(pairs, batch_size=32, queries_per_passage=2) == 5  # 9 queries, 2 a pass
+
+
+def test_passes_stay_within_the_step_budget() -> None:
+    # 3,200 procedures make 100 steps a pass, over the budget: still one pass, never zero.
+    big = [(f"q{i}", f"p{i // 4}") for i in range(12_800)]
+    assert passes_for(big, batch_size=32, queries_per_passage=2) == 1
+    # 64 procedures make 2 steps a pass: the budget, not the 50 queries, bounds the passes.
+    many_queries = [(f"q{i}", f"p{i % 64}") for i in range(64 * 200)]
+    assert passes_for(many_queries, batch_size=32, queries_per_passage=2) == STEP_BUDGET // 2
 
 
 def test_fingerprint_tracks_procedures_and_settings() -> None:
