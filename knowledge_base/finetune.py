@@ -26,6 +26,7 @@ import random
 import re
 import shutil
 import time
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -472,9 +473,7 @@ def _seed_everything(seed: int) -> None:
 def passes_for(pairs: Sequence[tuple[str, str]], *, batch_size: int, queries_per_passage: int) -> int:
     """How many passes ``epochs=None`` makes: enough for the procedure with the most queries to use
     each once, at most what STEP_BUDGET allows and at least one."""
-    per_passage: dict[str, int] = {}
-    for _, passage in pairs:
-        per_passage[passage] = per_passage.get(passage, 0) + 1
+    per_passage = Counter(passage for _, passage in pairs)
     if not per_passage:
         return 1
     steps_per_pass = math.ceil(len(per_passage) / batch_size)

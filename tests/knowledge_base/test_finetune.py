@@ -9,9 +9,9 @@ import pytest
 
 from knowledge_base.finetune import (
     BASE_MODEL,
+    STEP_BUDGET,
     TRAINING_INFO,
     build_training_pairs,
-    STEP_BUDGET,
     core_name,
     passes_for,
     procedure_passage,
@@ -117,7 +117,7 @@ def test_passes_stay_within_the_step_budget() -> None:
     # 3,200 procedures make 100 steps a pass, over the budget: still one pass, never zero.
     big = [(f"q{i}", f"p{i // 4}") for i in range(12_800)]
     assert passes_for(big, batch_size=32, queries_per_passage=2) == 1
-    # 64 procedures make 2 steps a pass: the budget, not the 50 queries, bounds the passes.
+    # 64 procedures make 2 steps a pass: the budget, not their 200 queries each, bounds the passes.
     many_queries = [(f"q{i}", f"p{i % 64}") for i in range(64 * 200)]
     assert passes_for(many_queries, batch_size=32, queries_per_passage=2) == STEP_BUDGET // 2
 
