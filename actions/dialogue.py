@@ -32,7 +32,15 @@ from knowledge_base.retriever import Candidate
 from knowledge_base.schema import CODE_PATTERN, Procedure
 from knowledge_base.service import KnowledgeBase
 from knowledge_base.store import ProcedureStore
-from knowledge_base.text import english_rendering, fold, folded_words, looks_english, topic_words
+from knowledge_base.text import (
+    clause_asks,
+    clauses,
+    english_rendering,
+    fold,
+    folded_words,
+    looks_english,
+    procedure_words,
+)
 
 DATA = Path(__file__).resolve().parent / "data"
 ASPECT_CUES_FILE = DATA / "aspect_cues.yml"
@@ -161,29 +169,17 @@ def aspect_from_text(text: str) -> str | None:
     return next(iter(cued_aspects(text)), None)
 
 
-# Words that make a clause a question (folded, after teencode expansion: "ko" → "khong", "j" → "gi",
-# "ntn" → "như thế nào"). Folding merges "bao" with "báo", "đâu" with "đầu", "sao" with "bản sao" and
-# "mấy" with "xe máy", so those count only in the phrases that ask; "không" asks only at the end of
-# its clause ("… được không ạ"), elsewhere it is a negation ("không nộp online được").
-_CLAUSE = re.compile(r"([^.?!;,\n]*)([.?!;,\n]*)")  # a clause and the punctuation that ends it
-_QUESTION_WORDS = re.compile(
-    r"\b(gi|nao|chua|vay|nhi|bao nhieu|bao lau|bao gio|o dau|di dau|den dau|ra dau|len dau|toi dau|nop dau|"
-    r"lam dau|ra sao|lam sao|the sao|may ngay|may hom|may tuan|may thang|what|how|where|when|which)\b"
-    r"|\bkhong( (a|ah|vay|nhi|ha|ad|admin|ban|nhe))*$"
-)
-
-
 def asking_clause(text: str) -> str:
     """The message's last clause that asks something: a question told after its situation asks it
     ("tạm trú ở phòng trọ sắp hết hạn, ở tiếp thì phải đi làm trước mấy ngày" → "ở tiếp thì phải đi làm
     trước mấy ngày"), and a remark after the question does not count ("… gồm những bước nào vậy, app
     VNeID của em mới có mức 1 thôi"). The last clause ending in "?" or holding a question word, else
     the last clause."""
-    clauses = [m.groups() for m in _CLAUSE.finditer(text) if m.group(1).strip()]
-    for clause, end in reversed(clauses):  # the last asking clause: fold no more clauses than needed
-        if "?" in end or _QUESTION_WORDS.search(_folded(clause)):
+    parts = clauses(text)
+    for clause, end in reversed(parts):  # the last asking clause: fold no more clauses than needed
+        if clause_asks(clause, end):
             return clause
-    return clauses[-1][0] if clauses else text
+    return parts[-1][0] if parts else text
 
 
 _THI = re.compile(r"\bthi\b")
@@ -257,17 +253,6 @@ def ordinal(text: str) -> int | None:
         if pattern.search(folded):
             return index
     return None
-
-
-def procedure_words(text: str) -> list[str]:
-    """The words of a message that could name a procedure. Vietnamese: ``topic_words`` (everything
-    but fillers and aspect words). English: the words of the Vietnamese terms the English glossary
-    finds, since the filler lists know no English ("where do I have to go for that?" names nothing
-    and follows up on the procedure in context)."""
-    if looks_english(text):
-        rendering = english_rendering(text)
-        return rendering.split() if rendering else []
-    return topic_words(text)
 
 
 def _continues(words: int, mentions: list[str], aspect: str) -> bool:

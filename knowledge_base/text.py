@@ -682,3 +682,41 @@ def topic_words(text: str) -> list[str]:
             kept.append(words[i])
         i += 1
     return kept
+
+
+def procedure_words(text: str) -> list[str]:
+    """The words of a message that could name a procedure. Vietnamese: ``topic_words`` (everything
+    but fillers and aspect words). English: the words of the Vietnamese terms the English glossary
+    finds, since the filler lists know no English ("where do I have to go for that?" names nothing
+    and follows up on the procedure in context)."""
+    if looks_english(text):
+        rendering = english_rendering(text)
+        return rendering.split() if rendering else []
+    return topic_words(text)
+
+
+_CLAUSE = re.compile(r"([^.?!;,\n]*)([.?!;,\n]*)")  # a clause and the punctuation that ends it
+# Words that make a clause a question (folded, after teencode expansion: "ko" → "khong", "j" → "gi",
+# "ntn" → "như thế nào"). Folding merges "bao" with "báo", "đâu" with "đầu", "sao" with "bản sao" and
+# "mấy" with "xe máy", so those count only in the phrases that ask; "không" asks only at the end of
+# its clause ("… được không ạ"), elsewhere it is a negation ("không nộp online được").
+_QUESTION_WORDS = re.compile(
+    r"\b(gi|nao|chua|vay|nhi|bao nhieu|bao lau|bao gio|o dau|di dau|den dau|ra dau|len dau|toi dau|nop dau|"
+    r"lam dau|ra sao|lam sao|the sao|may ngay|may hom|may tuan|may thang|what|how|where|when|which)\b"
+    r"|\bkhong( (a|ah|vay|nhi|ha|ad|admin|ban|nhe))*$"
+)
+
+
+def clauses(text: str) -> list[tuple[str, str]]:
+    """The clauses of ``text``, each with the punctuation that ends it ("" for the last, unended)."""
+    return [m.groups() for m in _CLAUSE.finditer(text) if m.group(1).strip()]
+
+
+def clause_asks(clause: str, end: str = "") -> bool:
+    """Whether a clause (ended by ``end``) asks something: a "?" after it, or a question word in it."""
+    return "?" in end or bool(_QUESTION_WORDS.search(" ".join(folded_words(clause))))
+
+
+def asks_something(text: str) -> bool:
+    """Whether any clause of ``text`` asks something (:func:`clause_asks`)."""
+    return any(clause_asks(clause, end) for clause, end in clauses(text))

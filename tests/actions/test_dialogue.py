@@ -15,11 +15,11 @@ from actions.dialogue import (
     asking_clause,
     aspect_from_text,
     ordinal,
-    topic_words,
 )
 from knowledge_base.gate import ANSWER_FEATURES, Decision, GateConfig, decide
 from knowledge_base.retriever import Candidate
 from knowledge_base.service import Answer
+from knowledge_base.text import topic_words
 
 BIRTH, MARRIAGE, DEATH, RESIDENCE = "1.001193", "1.000894", "1.000656", "1.004194"
 

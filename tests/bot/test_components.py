@@ -346,3 +346,56 @@ def test_the_mention_filter_drops_half_of_an_aspect_word() -> None:
     kept.set("entities", [{"entity": "procedure", "value": "ho khau", "start": 7, "end": 14}])
     ProcedureMentionFilter().process([message, kept])
     assert message.get("entities") == [] and [e["value"] for e in kept.get("entities")] == ["ho khau"]
+
+
+# --- SmallTalkGuard -------------------------------------------------------------------------------
+
+
+def _read_as(text: str, intent: str, confidence: float = 0.6) -> Message:
+    message = Message({TEXT: text})
+    message.set("intent", {"name": intent, "confidence": confidence})
+    message.set("intent_ranking", [{"name": intent, "confidence": confidence}, {"name": "ask_steps", "confidence": 0.1}])
+    return message
+
+
+def test_the_small_talk_guard_sends_a_long_question_to_the_fallback() -> None:
+    from bot.components.small_talk import SmallTalkGuard
+
+    question = _read_as(
+        "Bà ngoại tôi là người Nhật, cần dịch giấy tờ nhà sang tiếng Nhật có chứng thực chữ ký người dịch, "
+        "phường làm được không?",
+        "bot_challenge",
+        0.52,
+    )
+    SmallTalkGuard().process([question])
+    assert question.get("intent") == {"name": "nlu_fallback", "confidence": 0.52}
+    assert [r["name"] for r in question.get("intent_ranking")] == ["bot_challenge", "ask_steps"]
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        ("bạn là người thật hay máy trả lời tự động vậy?", "bot_challenge"),  # small talk, few words
+        ("cảm ơn bạn nhiều, thông tin rất hữu ích và dễ hiểu, mai mình lên phường nộp hồ sơ khai sinh", "thank"),
+        ("không, vẫn chưa rõ lắm", "deny"),
+        ("Bà tôi là người Nhật, cần dịch giấy tờ nhà sang tiếng Nhật có chứng thực chữ ký, phường làm không?", "ask_procedure"),
+    ],
+)
+def test_the_small_talk_guard_leaves_other_readings_alone(text: str, intent: str) -> None:
+    from bot.components.small_talk import SmallTalkGuard
+
+    message = _read_as(text, intent)
+    SmallTalkGuard().process([message])
+    assert message.get("intent")["name"] == intent
+
+
+def test_no_small_talk_example_is_long_enough_for_the_guard(training_data: TrainingData) -> None:
+    from bot.components.small_talk import MIN_TOPIC_WORDS, SMALL_TALK
+    from knowledge_base.text import procedure_words
+
+    longest = max(
+        (len(procedure_words(m.get(TEXT))), m.get(TEXT))
+        for m in training_data.intent_examples
+        if m.get("intent") in SMALL_TALK
+    )
+    assert longest[0] < MIN_TOPIC_WORDS, longest
