@@ -421,7 +421,10 @@ class Dialogue:
         return self._offer(context.options, aspect) or Turn("ask_which", aspect)
 
     def _correct(self, message: Message, context: Context) -> Turn:
-        aspect = context.aspect or "overview"
+        # "không phải, ý tôi là khai sinh" keeps the aspect asked before; a correction that asks its
+        # own ("… ý tôi là giấy xác nhận độc thân, xin ở đâu") is answered on that one.
+        asks_own = cued_aspects(asking_clause(message.text))
+        aspect = (asked_aspect(message.text) if asks_own else context.aspect) or "overview"
         wrong = context.procedure
         if wrong in _age_variants() and age_of(message) is not None:  # "à nhầm, cháu mới 12 tuổi"
             return self._for_age(Turn("answer", aspect, self._procedure(wrong)), message)

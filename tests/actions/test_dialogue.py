@@ -232,6 +232,13 @@ def test_a_correction_excludes_the_procedure_in_context(dialogue: Dialogue) -> N
     assert (turn.kind, turn.procedure.code, turn.aspect) == ("answer", DEATH, "fee")
 
 
+def test_a_correction_that_asks_its_own_aspect_is_answered_on_it(dialogue: Dialogue) -> None:
+    turn = dialogue.respond(
+        Message("nhầm rồi, thủ tục cho người mất thì nộp ở đâu", "correct_procedure"), Context(procedure=BIRTH, aspect="fee")
+    )
+    assert (turn.kind, turn.procedure.code, turn.aspect) == ("answer", DEATH, "place")
+
+
 def test_an_unsure_correction_offers_the_best_candidates_instead_of_handing_off(store) -> None:
     # The restated question ranks nothing the gate would answer (confidence 0.3): the three best
     # candidates other than the rejected one become buttons.
