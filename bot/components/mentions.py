@@ -13,14 +13,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
-from rasa.engine.storage.resource import Resource
-from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.nlu.constants import ENTITIES
 from rasa.shared.nlu.training_data.message import Message
-from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from bot.components.stateless import StatelessComponent
 from knowledge_base.text import folded_words, is_aspect_pair, topic_words
 
 ENTITY = "procedure"
@@ -41,21 +38,8 @@ def names_something(text: str, entity: dict[str, Any]) -> bool:
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR, is_trainable=False)
-class ProcedureMentionFilter(GraphComponent):
+class ProcedureMentionFilter(StatelessComponent):
     """Remove ``procedure`` entities made only of fillers and aspect words (see the module docstring)."""
-
-    @classmethod
-    def create(
-        cls,
-        config: dict[str, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-    ) -> "ProcedureMentionFilter":
-        return cls()
-
-    def process_training_data(self, training_data: TrainingData) -> TrainingData:
-        return training_data
 
     def process(self, messages: list[Message]) -> list[Message]:
         for message in messages:

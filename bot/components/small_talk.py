@@ -15,22 +15,17 @@ the action still sees DIET's runner-up.
 
 from __future__ import annotations
 
-from typing import Any
-
-from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
-from rasa.engine.storage.resource import Resource
-from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.nlu.constants import INTENT, INTENT_NAME_KEY, PREDICTED_CONFIDENCE_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
-from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from bot.components.stateless import StatelessComponent
 from knowledge_base.text import asks_something, procedure_words
 
 SMALL_TALK = frozenset({"greet", "goodbye", "thank", "affirm", "deny", "bot_challenge"})
 FALLBACK = "nlu_fallback"
 #: One more than the most procedure words in any small-talk training example ("cam on thong tin rat
-#: huu ich" has six); tests/bot/test_nlu_data.py keeps the training data below it.
+#: huu ich" has six); a test in tests/bot/test_components.py keeps the training data below it.
 MIN_TOPIC_WORDS = 7
 
 
@@ -40,29 +35,16 @@ def is_question_not_small_talk(text: str) -> bool:
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False)
-class SmallTalkGuard(GraphComponent):
+class SmallTalkGuard(StatelessComponent):
     """Turn a small-talk reading of a long question into ``nlu_fallback`` (see the module docstring)."""
-
-    @classmethod
-    def create(
-        cls,
-        config: dict[str, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-    ) -> "SmallTalkGuard":
-        return cls()
-
-    def process_training_data(self, training_data: TrainingData) -> TrainingData:
-        return training_data
 
     def process(self, messages: list[Message]) -> list[Message]:
         for message in messages:
             intent = message.get(INTENT) or {}
-            if intent.get(INTENT_NAME_KEY) in SMALL_TALK and is_question_not_small_talk(message.get(TEXT) or ""):
-                message.set(
-                    INTENT,
-                    {INTENT_NAME_KEY: FALLBACK, PREDICTED_CONFIDENCE_KEY: intent.get(PREDICTED_CONFIDENCE_KEY)},
-                    add_to_output=True,
-                )
+            if intent.get(INTENT_NAME_KEY) not in SMALL_TALK:
+                continue
+            if is_question_not_small_talk(message.get(TEXT) or ""):
+                confidence = intent.get(PREDICTED_CONFIDENCE_KEY)
+                fallback = {INTENT_NAME_KEY: FALLBACK, PREDICTED_CONFIDENCE_KEY: confidence}
+                message.set(INTENT, fallback, add_to_output=True)
         return messages

@@ -233,9 +233,8 @@ def test_a_correction_excludes_the_procedure_in_context(dialogue: Dialogue) -> N
 
 
 def test_a_correction_that_asks_its_own_aspect_is_answered_on_it(dialogue: Dialogue) -> None:
-    turn = dialogue.respond(
-        Message("nhầm rồi, thủ tục cho người mất thì nộp ở đâu", "correct_procedure"), Context(procedure=BIRTH, aspect="fee")
-    )
+    message = Message("nhầm rồi, thủ tục cho người mất thì nộp ở đâu", "correct_procedure")
+    turn = dialogue.respond(message, Context(procedure=BIRTH, aspect="fee"))
     assert (turn.kind, turn.procedure.code, turn.aspect) == ("answer", DEATH, "place")
 
 

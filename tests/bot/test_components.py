@@ -376,9 +376,11 @@ def test_the_small_talk_guard_sends_a_long_question_to_the_fallback() -> None:
     ("text", "intent"),
     [
         ("bạn là người thật hay máy trả lời tự động vậy?", "bot_challenge"),  # small talk, few words
-        ("cảm ơn bạn nhiều, thông tin rất hữu ích và dễ hiểu, mai mình lên phường nộp hồ sơ khai sinh", "thank"),
+        ("cảm ơn bạn nhiều, thông tin rất hữu ích và dễ hiểu, mai mình lên phường nộp hồ sơ khai sinh",
+         "thank"),
         ("không, vẫn chưa rõ lắm", "deny"),
-        ("Bà tôi là người Nhật, cần dịch giấy tờ nhà sang tiếng Nhật có chứng thực chữ ký, phường làm không?", "ask_procedure"),
+        ("Bà tôi là người Nhật, cần dịch giấy tờ nhà sang tiếng Nhật có chứng thực chữ ký, phường làm không?",
+         "ask_procedure"),
     ],
 )
 def test_the_small_talk_guard_leaves_other_readings_alone(text: str, intent: str) -> None:
