@@ -58,7 +58,8 @@ def test_candidates_are_sorted_and_carry_signals(retriever: Retriever) -> None:
 
 
 def test_a_question_naming_a_variant_action_lifts_that_variant_only(retriever: Retriever) -> None:
-    question = "mất giấy đăng ký kết hôn rồi, xin bản sao ở đâu"
+    # Without the bonus the marriage registration this question is told through ranks above the copy.
+    question = "đăng ký kết hôn ở phường năm 2010, giờ cần thêm bản sao"
     without = Retriever(retriever.embedder, retriever.index, RetrievalConfig(variant_bonus=0.0))
     plain = {c.code: c.score for c in without.search(question, k=60)}
     lifted = {c.code: c.score for c in retriever.search(question, k=60)}
