@@ -37,6 +37,7 @@ from knowledge_base.text import (
     clauses,
     english_rendering,
     fold,
+    folded_text,
     folded_words,
     looks_english,
     procedure_words,
@@ -127,12 +128,8 @@ class Message:
         return [str(e.get("value", "")) for e in self.entities if e.get("entity") == name and e.get("value")]
 
 
-def _folded(text: str) -> str:
-    return " ".join(folded_words(text))
-
-
 def _phrases(phrases: list[str]) -> re.Pattern[str]:
-    return re.compile(r"\b(" + "|".join(re.escape(_folded(p)) for p in phrases) + r")\b")
+    return re.compile(r"\b(" + "|".join(re.escape(folded_text(p)) for p in phrases) + r")\b")
 
 
 _NEVER = re.compile(r"(?!)")  # matches nothing: a phrase list the file leaves out
@@ -155,7 +152,7 @@ def cued_aspects(text: str) -> list[str]:
     """Every aspect a message's own words have a cue for, in the cue file's order. A cue inside a
     longer cue of another aspect does not count ("what do I need" inside "what do I need to do")."""
     not_cues, _, cues = _aspect_cues()
-    folded = not_cues.sub(" ", _folded(text))
+    folded = not_cues.sub(" ", folded_text(text))
     found = [(aspect, m.span()) for aspect, pattern in cues for m in pattern.finditer(folded)]
     return list(dict.fromkeys(
         aspect for aspect, (start, end) in found
@@ -192,6 +189,13 @@ def _after_thi(folded: str) -> str:
     return parts[-1] if len(parts) > 1 else ""
 
 
+def _asking_clause_cues(text: str) -> tuple[str, list[str]]:
+    """The folded asking clause of ``text`` and the aspects it has cues for, those after its last "thì"
+    first ("muốn kích hoạt VNeID để làm dịch vụ công thì ra đâu làm" asks where)."""
+    clause = folded_text(asking_clause(text))  # folded once: cued_aspects' own folding leaves it as it is
+    return clause, cued_aspects(_after_thi(clause)) or cued_aspects(clause)
+
+
 def asked_aspect(text: str, intent: str | None = None) -> str:
     """The aspect a message asks about: a cue in the clause that asks (``asking_clause``; after its
     last "thì" first; including a general "phải làm gì"; of several, the one the NLU names if it names
@@ -204,10 +208,9 @@ def asked_aspect(text: str, intent: str | None = None) -> str:
     """
     named = INTENT_ASPECTS.get(intent or "", "overview")
     trust_nlu = named != "overview" and not looks_english(text)
-    clause = _folded(asking_clause(text))  # folded once: cued_aspects' own folding leaves it as it is
+    clause, cued = _asking_clause_cues(text)
     _, yes_no, _ = _aspect_cues()
-    # "X thì Y" asks Y: "muốn kích hoạt VNeID để làm dịch vụ công thì ra đâu làm" asks where
-    if cued := cued_aspects(_after_thi(clause)) or cued_aspects(clause):
+    if cued:
         # several cues ("mức phí đó quy định ở thông tư nào"): the NLU's aspect if it is one of them
         return named if trust_nlu and named in cued else cued[0]
     if yes_no.search(clause) and not cued_aspects(text):
@@ -221,7 +224,7 @@ _AGE = re.compile(r"\b(\d{1,3})\s*(?:tuoi|t|years?|yo)\b")
 def age_of(message: "Message") -> int | None:
     """The age a message gives (the ``age`` entity, else "10 tuổi" / "15t" in the text), or None."""
     for value in [*message.entity_values("age"), message.text]:
-        if match := _AGE.search(_folded(value)):
+        if match := _AGE.search(folded_text(value)):
             return int(match.group(1))
     return None
 
@@ -423,8 +426,8 @@ class Dialogue:
     def _correct(self, message: Message, context: Context) -> Turn:
         # "không phải, ý tôi là khai sinh" keeps the aspect asked before; a correction that asks its
         # own ("… ý tôi là giấy xác nhận độc thân, xin ở đâu") is answered on that one.
-        asks_own = cued_aspects(asking_clause(message.text))
-        aspect = (asked_aspect(message.text) if asks_own else context.aspect) or "overview"
+        _, own = _asking_clause_cues(message.text)
+        aspect = (own[0] if own else context.aspect) or "overview"
         wrong = context.procedure
         if wrong in _age_variants() and age_of(message) is not None:  # "à nhầm, cháu mới 12 tuổi"
             return self._for_age(Turn("answer", aspect, self._procedure(wrong)), message)

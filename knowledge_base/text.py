@@ -653,6 +653,11 @@ def folded_words(text: str) -> list[str]:
     return re.findall(r"[a-z0-9]+", fold(expand_abbreviations(text)).replace("đ", "d"))
 
 
+def folded_text(text: str) -> str:
+    """``folded_words`` joined by single spaces: the form word patterns (question words, cues) match."""
+    return " ".join(folded_words(text))
+
+
 def is_aspect_pair(first: str, second: str) -> bool:
     """True when two folded syllables form an aspect word of ``aspect_terms.yml`` ("ho" + "so")."""
     return (first, second) in _empty_words()[1]
@@ -714,7 +719,7 @@ def clauses(text: str) -> list[tuple[str, str]]:
 
 def clause_asks(clause: str, end: str = "") -> bool:
     """Whether a clause (ended by ``end``) asks something: a "?" after it, or a question word in it."""
-    return "?" in end or bool(_QUESTION_WORDS.search(" ".join(folded_words(clause))))
+    return "?" in end or bool(_QUESTION_WORDS.search(folded_text(clause)))
 
 
 def asks_something(text: str) -> bool:
