@@ -276,9 +276,9 @@ def _maybe_a_question(message: Message) -> bool:
 
 
 def read_intent(message: Message) -> str:
-    """The intent the turn logic acts on: the NLU's, except that an English message in which the
-    English glossary finds a procedure ("how do I register the birth of my baby") is a question about
-    it, whatever the NLU (which learned little English) made of it."""
+    """The intent the turn logic acts on: the NLU's, except that an English message with a Vietnamese
+    rendering (``english_rendering``: "how do I register the birth of my baby") is a question about a
+    procedure, whatever the NLU (which learned little English) made of it."""
     if message.intent in ENGLISH_OVERRULED_INTENTS and english_rendering(message.text):
         return "ask_procedure"
     return message.intent

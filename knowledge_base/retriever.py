@@ -12,7 +12,7 @@ import numpy as np
 
 from knowledge_base.embedder import Embedder
 from knowledge_base.index import IndexMismatchError, SearchIndex, dense_search
-from knowledge_base.text import english_rendering
+from knowledge_base.text import english_search_text
 from knowledge_base.variants import cued_markers, name_markers
 
 MAX_QUERY_CHARS = 2000
@@ -108,8 +108,12 @@ class Retriever:
         if k < 1:
             raise ValueError("k must be at least 1")
         cfg = self.config
-        text = english_rendering(text) or text  # an English question is searched by its Vietnamese terms
         vector = self.embedder.encode([text])[0]
+        if english := english_search_text(text):
+            # An English question: the model (English by birth, trained on English sample questions
+            # too) reads it as written; the lexical index gets its Vietnamese rendering and the
+            # English words no glossary phrase covered (``english_search_text``).
+            text = english
         dense = dense_search(self.index, vector, cfg.dense_chunks)
         lex_scores, ceiling, coverage = self.index.lexical.match(text)
         lexical: dict[str, float] = {}

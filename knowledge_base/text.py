@@ -45,6 +45,7 @@ __all__ = [
 DATA_DIR = Path(__file__).resolve().parent / "data"
 TEENCODE_FILE = "teencode.yml"
 SYNONYMS_FILE = "synonyms.yml"
+ENGLISH_WORDS_FILE = "english_words.yml"
 
 _D_TABLE = str.maketrans({"đ": "d", "Đ": "D"})
 
@@ -523,7 +524,10 @@ ENGLISH_MARKERS = frozenset(
     "is are was how what where which when who why need needs does did will would should could and of for "
     "with your our i i'm we you it this that there from please just want wants much many long days office "
     "ward register registration apply certificate papers documents fee fees get lost new baby wife husband "
-    "about if or into have has been be".split()
+    "about if or into have has been be they them their she her its also were had going help know someone "
+    "still now after before since week month year years time last next same other us some any all very really "
+    "already thanks sell buy bought friend name i've we're it's don't can't i'd we've they're what's that's "
+    "there's doesn't isn't".split()
 )
 
 
@@ -563,22 +567,97 @@ def looks_english(text: str) -> bool:
 
 
 def english_rendering(text: str, rules: TextRules | None = None) -> str | None:
-    """For a question written in English (:func:`looks_english`), the Vietnamese terms its phrases
-    stand for in the glossary of ``synonyms.yml`` ("register the birth of my baby" → "đăng ký khai
-    sinh"), joined; None when the text is not English or names nothing in the glossary.
+    """For a question written in English (:func:`looks_english`), the Vietnamese its words stand
+    for, in the order they come: the glossary of ``synonyms.yml`` for whole phrases ("register the
+    birth of my baby" → "đăng ký khai sinh"), and the word list of ``english_words.yml`` for the
+    words no phrase covered ("my in-laws are visiting" → "lưu trú"). None when the text is not
+    English or names nothing either knows.
 
     The glossary is matched without the little words of ``ENGLISH_FILLERS`` on either side, so a
-    phrase is found whatever article or possessive the citizen put in it.
-
-    The embedding model and the lexical index only know Vietnamese: searching with the rendering
-    finds the procedure an English question names, and nothing for what the glossary lacks.
+    phrase is found whatever article or possessive the citizen put in it. A number before an age
+    word stays with it ("8 years old" → "8 tuổi"), the way the age cues read Vietnamese.
     """
     if not looks_english(text):
         return None
-    rules = rules or load_rules()
+    _, found, _ = _english_parts(text, rules or load_rules())
+    return " ".join(dict.fromkeys(vietnamese for _, _, vietnamese in found)) or None
+
+
+def english_search_text(text: str, rules: TextRules | None = None) -> str | None:
+    """What the lexical index is asked for an English question: its rendering, then its words that no
+    glossary phrase covered. None when the text is not English or nothing renders.
+
+    The index holds English sample questions too, so the words left over still find the procedure
+    they were written for. A glossary phrase is matched by its official Vietnamese only: "birth
+    certificate" finds birth registration by its name, not a sibling whose English sample question
+    happens to say "birth certificate"."""
+    if not looks_english(text):
+        return None
+    content, found, phrases = _english_parts(text, rules or load_rules())
+    if not found:
+        return None
+    rendering = " ".join(dict.fromkeys(vietnamese for _, _, vietnamese in found))
+    left = [m.group() for m in re.finditer(r"[a-z0-9]+", content)
+            if not any(start <= m.start() and m.end() <= end for start, end in phrases)]
+    return " ".join([rendering, *left])
+
+
+def _english_parts(text: str, rules: TextRules) -> tuple[str, list[tuple[int, int, str]], list[tuple[int, int]]]:
+    """English ``text`` as :func:`_english_content`; the Vietnamese found in it as (start, end,
+    Vietnamese), in text order; and the spans of the glossary phrases among them."""
     content = _english_content(text)
-    added = [official for official, pattern in rules.english_glossary if pattern.search(content)]
-    return " ".join(dict.fromkeys(added)) or None
+    found = [(m.start(), m.end(), official) for official, pattern in rules.english_glossary
+             for m in pattern.finditer(content)]
+    phrases = [(start, end) for start, end, _ in found]
+    words = english_words()
+    for m in words.pattern.finditer(content):
+        if not any(start < m.end() and m.start() < end for start, end in phrases):
+            vietnamese = words.meanings[m.group(1)]
+            if vietnamese == "tuổi" and (number := re.search(r"(\d+) $", content[: m.start()])):
+                vietnamese = f"{number.group(1)} tuổi"
+            found.append((m.start(), m.end(), vietnamese))
+    return content, sorted(found), phrases
+
+
+@dataclass(frozen=True)
+class EnglishWords:
+    """The word list of ``english_words.yml``: ``meanings`` maps an English word (or hyphen-free
+    phrase, "brand new") to its Vietnamese; ``pattern`` finds them, plural and past forms included,
+    in :func:`_english_content` text, the word in group 1."""
+
+    meanings: dict[str, str]
+    pattern: re.Pattern[str]
+
+
+@functools.cache
+def english_words(path: Path | str | None = None) -> EnglishWords:
+    """Load and validate ``english_words.yml`` (once per path and process).
+
+    Raises:
+        RulesError: the file is missing or invalid, an entry lacks ``vietnamese`` or ``english``, or
+            a word is listed twice.
+    """
+    path = DATA_DIR / ENGLISH_WORDS_FILE if path is None else Path(path)
+    entries = _read_yaml(path)
+    if not isinstance(entries, list):
+        raise RulesError(f"{path}: expected a list of entries")
+    meanings: dict[str, str] = {}
+    for number, entry in enumerate(entries, 1):
+        where = f"{path} entry {number}"
+        if not isinstance(entry, dict) or set(entry) != {"vietnamese", "english"}:
+            raise RulesError(f"{where}: expected the keys 'vietnamese' and 'english'")
+        vietnamese = _phrase(entry["vietnamese"], f"{where} vietnamese")
+        if not isinstance(entry["english"], list) or not entry["english"]:
+            raise RulesError(f"{where}: 'english' must be a non-empty list")
+        for word in entry["english"]:
+            english = _english_content(str(word))
+            if not english:
+                raise RulesError(f"{where}: {word!r} has no letters or digits")
+            if english in meanings:
+                raise RulesError(f"{where}: {word!r} is listed twice")
+            meanings[english] = vietnamese
+    alternatives = "|".join(re.escape(w) for w in sorted(meanings, key=len, reverse=True))
+    return EnglishWords(meanings, re.compile(rf"(?<!\w)({alternatives})(?:es|s|ed|d)?(?!\w)"))
 
 
 @dataclass(frozen=True)
@@ -691,9 +770,9 @@ def topic_words(text: str) -> list[str]:
 
 def procedure_words(text: str) -> list[str]:
     """The words of a message that could name a procedure. Vietnamese: ``topic_words`` (everything
-    but fillers and aspect words). English: the words of the Vietnamese terms the English glossary
-    finds, since the filler lists know no English ("where do I have to go for that?" names nothing
-    and follows up on the procedure in context)."""
+    but fillers and aspect words). English: the words of its Vietnamese rendering
+    (:func:`english_rendering`), since the filler lists know no English ("where do I have to go for
+    that?" names nothing and follows up on the procedure in context)."""
     if looks_english(text):
         rendering = english_rendering(text)
         return rendering.split() if rendering else []

@@ -13,6 +13,8 @@ import actions.actions as actions_module
 from actions.actions import ActionAnswer, ActionFeedback, ActionHandoff
 from actions.answers import Phrases, facts, format_amount
 from actions.dialogue import Dialogue
+from knowledge_base.gate import GateConfig
+from knowledge_base.service import KnowledgeBase
 from tests.actions.conftest import make_tracker
 
 BIRTH = "1.001193"
@@ -87,7 +89,15 @@ def test_a_handoff_opens_a_case_and_pauses_the_conversation(wired, domain) -> No
     assert ConversationPaused() in events
 
 
-def test_an_english_question_the_nlu_called_out_of_scope_is_answered_not_handed_off(wired, domain) -> None:
+def test_an_english_question_the_nlu_called_out_of_scope_is_answered_not_handed_off(
+    wired, domain, knowledge_base, store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The retriever encodes an English question as typed; the test embedder hashes words and knows no
+    # English (the real model does: benchmarks/dialogue.md, thirteenth pass), so its confidence stays
+    # low. A lenient gate lets the test follow the action's path rather than the embedder's English.
+    lenient = KnowledgeBase(knowledge_base.settings, embedder=knowledge_base.embedder,
+                            gate=GateConfig(answer_score=0.3, answer_margin=0.0))
+    monkeypatch.setattr(actions_module, "dialogue", lambda: Dialogue(lenient, store))
     tracker = make_tracker("How much does it cost to register the birth of my baby?", "out_of_scope", sender_id="en-1")
     messages, events = run(ActionHandoff(), tracker, domain)
     assert messages[0]["custom"] == {"kind": "answer", "procedure": BIRTH, "aspect": "fee"}

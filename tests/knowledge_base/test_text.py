@@ -11,6 +11,8 @@ from knowledge_base.text import (
     QueryForms,
     RulesError,
     english_rendering,
+    english_search_text,
+    english_words,
     looks_english,
     expand_abbreviations,
     expand_synonyms,
@@ -339,18 +341,18 @@ def test_tone_marks_unknown_style() -> None:
 @pytest.mark.parametrize(
     ("text", "rendering"),
     [
-        ("where do I register a birth certificate for my daughter?", "đăng ký khai sinh"),
+        ("where do I register a birth certificate for my daughter?", "đăng ký khai sinh con"),
         ("how much is it to register a marriage", "đăng ký kết hôn"),
-        ("I lost my ID card, how do I get it reissued?", "cấp thẻ căn cước cấp lại thẻ căn cước"),
-        # English, but the glossary names nothing: searched as typed (and handed off when nothing fits).
-        ("where can I buy a SIM card near the ward office", None),
+        ("I lost my ID card, how do I get it reissued?", "cấp lại thẻ căn cước cấp thẻ căn cước"),
+        # English the lists know next to nothing of (and the gate hands off when nothing fits).
+        ("where can I buy a SIM card near the ward office", "thẻ"),
         # Vietnamese typed without diacritics, with words that look English ("the", "can", "do").
         ("the can cuoc bi gay thi lam the nao", None),
         ("dang ky ket hon can giay to gi", None),
         ("Đăng ký khai sinh ở đâu", None),
         ("birth certificate", None),  # too few English words to tell the language
         # Articles and possessives do not keep a glossary phrase from matching ("register a birth").
-        ("How do I register the birth of my baby?", "đăng ký khai sinh"),
+        ("How do I register the birth of my baby?", "đăng ký khai sinh trẻ sơ sinh"),
         ("We want to adopt a child, what papers do we need?", "đăng ký nuôi con nuôi"),
         # A loanword or a place name with Vietnamese letters does not make English text Vietnamese.
         ("My fiancée needs a certificate of her marital status. Where does she apply?", "xác nhận tình trạng hôn nhân"),
@@ -358,21 +360,80 @@ def test_tone_marks_unknown_style() -> None:
         # Calling oneself a foreigner names no procedure.
         ("I'm a foreigner and I need a tax code, is it online?", "mã số thuế"),
         # Registering a vehicle is registering a new one unless the citizen says it is used.
-        ("I just bought a new motorbike, where do I get the license plate?", "đăng ký xe lần đầu"),
+        ("I just bought a new motorbike, where do I get the license plate?", "xe máy đăng ký xe lần đầu"),
         ("How do I register a used motorbike I bought from my neighbour?", "đăng ký sang tên di chuyển xe"),
         # Ways foreign residents put four ward procedures that the first glossary lacked.
-        ("My parents are coming to stay with us for a week, do we have to tell the police?", "thông báo lưu trú"),
+        ("My parents are coming to stay with us for a week, do we have to tell the police?",
+         "cha mẹ thông báo lưu trú công an"),
         ("The bank wants a paper saying I'm single. Where do I get it?", "xác nhận tình trạng hôn nhân"),
-        ("How do I get my signature certified on an authorization letter?", "chứng thực chữ ký"),
-        ("I bought a second-hand Honda, how do I get it into my name?", "đăng ký sang tên di chuyển xe"),
+        ("How do I get my signature certified on an authorization letter?", "chữ ký chứng thực chứng thực chữ ký"),
+        ("I bought a second-hand Honda, how do I get it into my name?", "đăng ký sang tên di chuyển xe xe máy"),
         # A possessive matches the glossary's "translator's signature" (stored as "translator s").
-        ("How much is it to have the translator's signature certified?", "chứng thực chữ ký người dịch"),
-        ("Where do I get the translator’s signature certified?", "chứng thực chữ ký người dịch"),
+        ("How much is it to have the translator's signature certified?", "chứng thực chữ ký người dịch chứng thực"),
+        ("Where do I get the translator’s signature certified?", "chứng thực chữ ký người dịch chứng thực"),
         ("cho hỏi đăng ký tạm trú ở đâu ạ", None),
     ],
 )
-def test_english_rendering(text: str, rendering: str | None) -> None:
+def test_english_rendering_by_the_glossary(text: str, rendering: str | None) -> None:
     assert english_rendering(text) == rendering
+
+
+@pytest.mark.parametrize(
+    ("text", "rendering"),
+    [
+        # No glossary phrase: the words tell the situation, in the order they come.
+        ("My in-laws are visiting for a week, do we report it to the police?", "lưu trú khai báo thông báo công an"),
+        # A number before an age word stays with it, as the age cues read Vietnamese.
+        ("Our daughter is 8 years old, how does she get an ID card?", "con 8 tuổi cấp thẻ căn cước"),
+        # Words a glossary phrase covers are not rendered again ("lost" is in "lost my id card").
+        ("I lost my ID card, how do I get it reissued?", "cấp lại thẻ căn cước cấp thẻ căn cước"),
+        # Plural and past forms of a listed word.
+        ("My parents stayed over and the guests were not reported, is that a problem?",
+         "cha mẹ lưu trú khai báo thông báo"),
+        # Nothing either list knows, or not English at all.
+        ("is it going to rain this afternoon?", None),
+        ("the can cuoc bi gay thi lam the nao", None),
+    ],
+)
+def test_english_rendering_by_the_words(text: str, rendering: str | None) -> None:
+    assert english_rendering(text) == rendering
+
+
+@pytest.mark.parametrize(
+    ("text", "search_text"),
+    [
+        # A glossary phrase is searched by its Vietnamese only; the other words stay, in English.
+        ("how do I get a birth certificate for my newborn?", "đăng ký khai sinh how do i get"),
+        # Words the word list rendered stay too (the index's English sample questions may hold them).
+        ("My in-laws are visiting for a week, do we report it to the police?",
+         "lưu trú khai báo thông báo công an in laws are visiting week do we report it police"),
+        ("is it going to rain this afternoon?", None),  # nothing renders: searched as typed
+        ("dang ky ket hon can giay to gi", None),  # not English
+    ],
+)
+def test_english_search_text(text: str, search_text: str | None) -> None:
+    assert english_search_text(text) == search_text
+
+
+def test_english_words_entries_are_validated(tmp_path: Path) -> None:
+    twice = tmp_path / "twice.yml"
+    twice.write_text("- vietnamese: xe máy\n  english: [bike]\n- vietnamese: xe đạp\n  english: [bike]\n", encoding="utf-8")
+    with pytest.raises(RulesError, match="'bike' is listed twice"):
+        english_words(twice)
+    no_words = tmp_path / "no_words.yml"
+    no_words.write_text("- vietnamese: xe máy\n", encoding="utf-8")
+    with pytest.raises(RulesError, match="entry 1"):
+        english_words(no_words)
+    with pytest.raises(RulesError, match="file not found"):
+        english_words(tmp_path / "missing.yml")
+
+
+def test_every_english_word_renders_to_what_the_file_says() -> None:
+    words = english_words()
+    assert len(words.meanings) > 300
+    for english, vietnamese in words.meanings.items():
+        match = words.pattern.fullmatch(english)
+        assert match and words.meanings[match.group(1)] == vietnamese, english
 
 
 @pytest.mark.parametrize(
