@@ -525,9 +525,9 @@ ENGLISH_MARKERS = frozenset(
     "with your our i i'm we you it this that there from please just want wants much many long days office "
     "ward register registration apply certificate papers documents fee fees get lost new baby wife husband "
     "about if or into have has been be they them their she her its also were had going help know someone "
-    "still now after before since week month year years time last next same other us some any all very really "
-    "already thanks sell buy bought friend name i've we're it's don't can't i'd we've they're what's that's "
-    "there's doesn't isn't".split()
+    "still now after before since week month year years time last next same other us some any all very "
+    "really already thanks sell buy bought friend name i've we're it's don't can't i'd we've they're what's "
+    "that's there's doesn't isn't".split()
 )
 
 
@@ -579,11 +579,11 @@ def english_rendering(text: str, rules: TextRules | None = None) -> str | None:
     """
     if not looks_english(text):
         return None
-    _, found, _ = _english_parts(text, rules or load_rules())
-    return " ".join(dict.fromkeys(vietnamese for _, _, vietnamese in found)) or None
+    _, rendering, _ = _english_parts(text, rules)
+    return rendering or None
 
 
-def english_search_text(text: str, rules: TextRules | None = None) -> str | None:
+def english_search_text(text: str) -> str | None:
     """What the lexical index is asked for an English question: its rendering, then its words that no
     glossary phrase covered. None when the text is not English or nothing renders.
 
@@ -593,18 +593,18 @@ def english_search_text(text: str, rules: TextRules | None = None) -> str | None
     happens to say "birth certificate"."""
     if not looks_english(text):
         return None
-    content, found, phrases = _english_parts(text, rules or load_rules())
-    if not found:
+    content, rendering, phrases = _english_parts(text)
+    if not rendering:
         return None
-    rendering = " ".join(dict.fromkeys(vietnamese for _, _, vietnamese in found))
     left = [m.group() for m in re.finditer(r"[a-z0-9]+", content)
             if not any(start <= m.start() and m.end() <= end for start, end in phrases)]
     return " ".join([rendering, *left])
 
 
-def _english_parts(text: str, rules: TextRules) -> tuple[str, list[tuple[int, int, str]], list[tuple[int, int]]]:
-    """English ``text`` as :func:`_english_content`; the Vietnamese found in it as (start, end,
-    Vietnamese), in text order; and the spans of the glossary phrases among them."""
+def _english_parts(text: str, rules: TextRules | None = None) -> tuple[str, str, list[tuple[int, int]]]:
+    """English ``text`` as :func:`_english_content`; its rendering (the Vietnamese found in it, in
+    text order, each once; "" for none); and the spans of the glossary phrases in the content."""
+    rules = rules or load_rules()
     content = _english_content(text)
     found = [(m.start(), m.end(), official) for official, pattern in rules.english_glossary
              for m in pattern.finditer(content)]
@@ -616,7 +616,7 @@ def _english_parts(text: str, rules: TextRules) -> tuple[str, list[tuple[int, in
             if vietnamese == "tuổi" and (number := re.search(r"(\d+) $", content[: m.start()])):
                 vietnamese = f"{number.group(1)} tuổi"
             found.append((m.start(), m.end(), vietnamese))
-    return content, sorted(found), phrases
+    return content, " ".join(dict.fromkeys(vietnamese for _, _, vietnamese in sorted(found))), phrases
 
 
 @dataclass(frozen=True)

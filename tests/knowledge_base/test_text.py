@@ -417,7 +417,9 @@ def test_english_search_text(text: str, search_text: str | None) -> None:
 
 def test_english_words_entries_are_validated(tmp_path: Path) -> None:
     twice = tmp_path / "twice.yml"
-    twice.write_text("- vietnamese: xe máy\n  english: [bike]\n- vietnamese: xe đạp\n  english: [bike]\n", encoding="utf-8")
+    twice.write_text(
+        "- vietnamese: xe máy\n  english: [bike]\n- vietnamese: xe đạp\n  english: [bike]\n", encoding="utf-8"
+    )
     with pytest.raises(RulesError, match="'bike' is listed twice"):
         english_words(twice)
     no_words = tmp_path / "no_words.yml"
