@@ -122,10 +122,14 @@ class Features:
 
     def outcomes(self, config: GateConfig) -> dict[str, int]:
         top = self.conf[:, 0]
+        band = np.zeros_like(self.has)
         if config.answer_weights is not None:
             w = np.array([config.answer_weights[name] for name in ANSWER_FEATURES])
             z = np.maximum(self.x @ w + config.answer_weights["bias"], -700.0)
-            answer = self.has & (1.0 / (1.0 + np.exp(-z)) >= config.answer_probability)
+            probability = 1.0 / (1.0 + np.exp(-z))
+            answer = self.has & (probability >= config.answer_probability)
+            # the learned rule's clarify band: the first clarify_options candidates are offered
+            band = self.has & ~answer & (probability >= config.clarify_probability) & np.isfinite(self.conf[:, 1])
         else:
             answer = self.has & (
                 ((top >= config.answer_score) & (self.margin >= config.answer_margin))
@@ -134,9 +138,9 @@ class Features:
             )
         offered = (self.conf >= config.clarify_score) & (self.gap <= config.clarify_window)
         offered[:, config.max_options :] = False
-        clarify = self.has & ~answer & (offered.sum(axis=1) >= 2)
+        clarify = band | (self.has & ~answer & (offered.sum(axis=1) >= 2))
         handoff = ~answer & ~clarify
-        useful = (offered & self.hit).any(axis=1)
+        useful = np.where(band, self.hit[:, : min(config.clarify_options, config.max_options)].any(axis=1), (offered & self.hit).any(axis=1))
         a, u = self.answerable, ~self.answerable
         return {
             "answer_correct": int((answer & a & self.hit[:, 0]).sum()),
@@ -245,7 +249,14 @@ def write_config(config: GateConfig, model: str, path: Path = GATE_FILE, note: s
         if config.answer_weights is None
         else {"answer_score", "answer_margin", "agree_score", "cover_score", "cover_confidence"}
     )
-    data.setdefault("models", {})[model] = {k: v for k, v in values.items() if k not in unused}
+    section = {k: v for k, v in values.items() if k not in unused}
+    # The clarify band is chosen end to end (GateConfig), not by this grid: a refit keeps it.
+    kept = data.get("models", {}).get(model) or {}
+    for key in ("clarify_probability", "clarify_options"):
+        section.pop(key, None)
+        if key in kept:
+            section[key] = kept[key]
+    data.setdefault("models", {})[model] = section
     header = (
         "# Confidence-gate thresholds per embedding model, written by\n"
         "# `python -m knowledge_base calibrate-gate FILE... --write` (see benchmarks/README.md).\n"

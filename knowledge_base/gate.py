@@ -43,6 +43,11 @@ class GateConfig:
     gives the probability that the top candidate is right, and the gate answers from
     answer_probability on. One weighted sum of every signal separates answerable from unanswerable
     questions better than a threshold on each signal alone (benchmarks/README.md).
+    clarify_probability / clarify_options: with the learned rule, a question whose top candidate's
+    probability falls short of answer_probability but reaches clarify_probability is offered the
+    first clarify_options candidates: retrieval is often right there, yet not sure enough to answer
+    alone. Chosen end to end on the conversation sets, not by ``calibrate-gate``, whose unanswerable
+    questions are all near misses the NLU never filters (benchmarks/dialogue.md, fourteenth pass).
     """
 
     answer_score: float = 0.55
@@ -54,11 +59,15 @@ class GateConfig:
     cover_confidence: float = 1.01
     answer_weights: Mapping[str, float] | None = None
     answer_probability: float = 1.01
+    clarify_probability: float = 1.01
+    clarify_options: int = 3
     max_options: int = 4
 
     def __post_init__(self) -> None:
         if not 2 <= self.max_options <= 4:
             raise ValueError("max_options must be between 2 and 4")
+        if not 2 <= self.clarify_options <= 4:
+            raise ValueError("clarify_options must be between 2 and 4")
         if self.answer_weights is not None:
             expected = {*ANSWER_FEATURES, "bias"}
             if set(self.answer_weights) != expected:
@@ -98,7 +107,8 @@ def decide(candidates: Sequence[Candidate], config: GateConfig) -> Decision:
     """Decide what to do with ranked candidates.
 
     Returns:
-        ``answer`` with one option, ``clarify`` with 2–4 options, or ``handoff`` with a reason
+        ``answer`` with one option, ``clarify`` with 2–4 options (reason ``several_close``, or
+        ``maybe_right`` from the learned rule's clarify band), or ``handoff`` with a reason
         (``no_match`` or ``low_confidence``).
     """
     if not candidates:
@@ -109,6 +119,9 @@ def decide(candidates: Sequence[Candidate], config: GateConfig) -> Decision:
         probability = answer_probability(candidates, config.answer_weights)
         if probability >= config.answer_probability:
             return Decision("answer", [top.code], "likely_right", top.confidence, probability)
+        if probability >= config.clarify_probability and len(candidates) >= 2:
+            options = [c.code for c in candidates[: min(config.clarify_options, config.max_options)]]
+            return Decision("clarify", options, "maybe_right", top.confidence, probability)
     else:
         signals = dict(zip(ANSWER_FEATURES, answer_features(candidates)))
         if top.confidence >= config.answer_score and signals["margin"] >= config.answer_margin:

@@ -132,9 +132,12 @@ def test_vectorised_outcomes_equal_the_gate_with_a_learned_rule(seed: int) -> No
     features = Features(samples)
     for _ in range(20):
         weights = {name: rng.uniform(-5, 5) for name in ANSWER_FEATURES} | {"bias": rng.uniform(-3, 3)}
+        answer_at = rng.random()
         config = GateConfig(
-            answer_weights=weights, answer_probability=rng.random(), clarify_score=rng.random(),
-            clarify_window=rng.random() / 3,
+            answer_weights=weights, answer_probability=answer_at, clarify_score=rng.random(),
+            clarify_window=rng.random() / 3, max_options=rng.choice([2, 3, 4]),
+            # half the configs have a clarify band below the answer cut-off
+            clarify_probability=rng.choice([1.01, answer_at * rng.random()]), clarify_options=rng.choice([2, 3, 4]),
         )
         assert {k: v for k, v in features.outcomes(config).items() if v} == _counted_by_the_gate(samples, config)
 
@@ -177,3 +180,17 @@ def test_write_config_keeps_only_the_rule_in_use(tmp_path: Path) -> None:
     assert "answer_score" not in stored["learned"] and stored["learned"]["answer_weights"] == weights
     assert "answer_weights" not in stored["thresholds"]
     assert load_gate_config(path, "learned") == GateConfig(answer_weights=weights, answer_probability=0.4)
+
+
+def test_a_refit_keeps_the_clarify_band(tmp_path: Path) -> None:
+    """The clarify band is chosen end to end, not by the grid: writing a refitted gate keeps it."""
+    path = tmp_path / "gate.yml"
+    weights = fit_answer_weights(_separable())
+    write_config(GateConfig(answer_weights=weights, answer_probability=0.5), "learned", path)
+    assert load_gate_config(path, "learned").clarify_probability == 1.01  # no band unless one is set
+    stored = yaml.safe_load(path.read_text())
+    stored["models"]["learned"]["clarify_probability"] = 0.45
+    path.write_text(yaml.safe_dump(stored))
+    write_config(GateConfig(answer_weights=weights, answer_probability=0.6), "learned", path)
+    refitted = load_gate_config(path, "learned")
+    assert (refitted.answer_probability, refitted.clarify_probability) == (0.6, 0.45)

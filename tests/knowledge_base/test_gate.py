@@ -114,6 +114,31 @@ def test_a_learned_answer_rule_replaces_the_thresholds() -> None:
     assert decide(close, learned).kind == "clarify"
 
 
+def test_the_learned_rules_clarify_band_offers_the_first_candidates() -> None:
+    from dataclasses import replace
+
+    # p = sigmoid(10 * coverage - 5): 0.5 at coverage 0.5, 0.27 at 0.4, 0.73 at 0.6.
+    banded = replace(
+        CONFIG, answer_weights=_weights(coverage=10.0, bias=-5.0), answer_probability=0.6,
+        clarify_probability=0.45, clarify_options=3,
+    )
+    four = [replace(cand(f"1.00000{i}", 0.5 - i * 0.1), coverage=0.5) for i in range(1, 5)]  # far apart
+    maybe = decide(four, banded)
+    assert (maybe.kind, maybe.options, maybe.reason) == ("clarify", ["1.000001", "1.000002", "1.000003"], "maybe_right")
+    assert maybe.probability == pytest.approx(0.5)
+    assert decide([replace(c, coverage=0.6) for c in four], banded).kind == "answer"
+    assert decide([replace(c, coverage=0.4) for c in four], banded).kind == "handoff"
+    assert decide(four[:1], banded).kind == "handoff"  # one candidate is no choice
+    assert decide(four, replace(banded, max_options=2)).options == ["1.000001", "1.000002"]
+    assert decide(four, replace(banded, clarify_probability=1.01)).kind == "handoff"  # the default: no band
+
+
+@pytest.mark.parametrize("bad", [1, 5])
+def test_config_rejects_bad_clarify_option_count(bad: int) -> None:
+    with pytest.raises(ValueError, match="clarify_options"):
+        GateConfig(clarify_options=bad)
+
+
 def test_answer_features_follow_their_names() -> None:
     from dataclasses import replace
 
