@@ -66,10 +66,11 @@ def context_of(tracker: Tracker) -> Context:
     )
 
 
-def hand_off(dispatcher: CollectingDispatcher, tracker: Tracker, reason: str) -> list[EventType]:
-    """Queue the conversation for an officer, tell the citizen what happens next, pause the bot."""
+def hand_off(dispatcher: CollectingDispatcher, tracker: Tracker, reason: str, matter: str = "") -> list[EventType]:
+    """Queue the conversation for an officer, tell the citizen what happens next, pause the bot.
+    ``matter`` fills the ``not_covered`` reason's sentence."""
     message = message_of(tracker)
-    dispatcher.utter_message(response=f"utter_handoff_{reason}")
+    dispatcher.utter_message(response=f"utter_handoff_{reason}", matter=matter)
     try:
         case = cases().open_case(
             tracker.sender_id, reason, question=message.text, procedure=tracker.get_slot("procedure_code") or ""
@@ -153,7 +154,7 @@ class ActionAnswer(Action):
         if turn.kind == "ask_which":
             dispatcher.utter_message(response="utter_ask_which_procedure")
             return [SlotSet("aspect", turn.aspect), SlotSet("awaiting_feedback", False)]
-        return hand_off(dispatcher, tracker, turn.reason)
+        return hand_off(dispatcher, tracker, turn.reason, turn.matter)
 
 
 class ActionHandoff(ActionAnswer):

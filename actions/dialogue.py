@@ -15,6 +15,9 @@ last offered. A message is read in this order:
    offer the best candidates rather than hand off when the gate is unsure;
 4. a question: a bare follow-up ("thế lệ phí bao nhiêu?") keeps the procedure in context; a message
    that names a procedure is searched, and the confidence gate decides.
+
+Whatever the case, a message the gate would not answer alone (options or a handoff) that names a matter
+no ward procedure covers ("làm hộ chiếu cho bé", ``not_covered.yml``) is handed off naming that matter.
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ from knowledge_base.text import (
 DATA = Path(__file__).resolve().parent / "data"
 ASPECT_CUES_FILE = DATA / "aspect_cues.yml"
 AGE_VARIANTS_FILE = DATA / "age_variants.yml"
+NOT_COVERED_FILE = DATA / "not_covered.yml"
 
 INTENT_ASPECTS = {
     "ask_procedure": "overview",
@@ -72,6 +76,10 @@ UNSURE_HANDOFF_INTENTS = ("complain", "out_of_scope")
 # with high confidence can name a procedure ("nộp hồ sơ tạm trú 2 tuần rồi chưa thấy ai gọi").
 OUT_OF_SCOPE_ANSWER_PROBABILITY = 0.8
 QUESTION_INTENTS = (*INTENT_ASPECTS, "correct_procedure")
+# Handoffs and clarifications a message naming a matter no ward procedure covers turns into a handoff
+# that names the matter (``not_covered``): a question the gate would not answer alone, or an
+# out-of-scope reading.
+NOT_COVERED_OVERRIDES = ("low_confidence", "no_match", "nlu_fallback", "out_of_scope")
 # What the NLU may call an English question it cannot read (asking for a person or complaining stays).
 ENGLISH_OVERRULED_INTENTS = ("out_of_scope", "nlu_fallback")
 
@@ -103,7 +111,8 @@ class Turn:
 
     ``answer``: ``procedure`` and ``aspect``; ``clarify``: ``options`` (2–4 procedures) and the
     ``aspect`` to answer once one is chosen; ``ask_which``: the citizen must name the procedure;
-    ``handoff``: ``reason`` (one of ``web.cases.HANDOFF_REASONS``).
+    ``handoff``: ``reason`` (one of ``web.cases.HANDOFF_REASONS``) and, for ``not_covered``, the
+    ``matter``.
     """
 
     kind: TurnKind
@@ -112,6 +121,7 @@ class Turn:
     options: tuple[Procedure, ...] = ()
     reason: str = ""
     follow_up: bool = False
+    matter: str = ""  # ``not_covered``: the matter the citizen asked about, in Vietnamese
 
 
 @dataclass(frozen=True)
@@ -146,6 +156,20 @@ def _aspect_cues() -> tuple[re.Pattern[str], re.Pattern[str], list[tuple[str, re
         _phrases(yes_no) if yes_no else _NEVER,
         [(aspect, _phrases(cues)) for aspect, cues in data.items()],
     )
+
+
+@lru_cache(maxsize=1)
+def _not_covered() -> list[tuple[str, re.Pattern[str]]]:
+    """[(matter name, its phrases)] from ``not_covered.yml``."""
+    data = yaml.safe_load(NOT_COVERED_FILE.read_text(encoding="utf-8"))
+    return [(matter["name"], _phrases(matter["phrases"])) for matter in data["matters"]]
+
+
+def not_covered_matter(text: str) -> str | None:
+    """The name of the first matter of ``not_covered.yml`` the message names ("làm hộ chiếu cho bé"
+    → "hộ chiếu"), or None."""
+    folded = folded_text(text)
+    return next((name for name, pattern in _not_covered() if pattern.search(folded)), None)
 
 
 def cued_aspects(text: str) -> list[str]:
@@ -297,6 +321,13 @@ class Dialogue:
         self.store = store
 
     def respond(self, message: Message, context: Context) -> Turn:
+        turn = self._respond(message, context)
+        unsure = turn.kind == "clarify" or (turn.kind == "handoff" and turn.reason in NOT_COVERED_OVERRIDES)
+        if unsure and message.intent != "choose_procedure" and (matter := not_covered_matter(message.text)):
+            return Turn("handoff", turn.aspect, reason="not_covered", matter=matter)
+        return turn
+
+    def _respond(self, message: Message, context: Context) -> Turn:
         intent = read_intent(message)
         if intent in HANDOFF_INTENTS:
             turn = self._question_after_all(message)

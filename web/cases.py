@@ -33,6 +33,7 @@ HANDOFF_REASONS = (
     "request_human",  # the citizen asked for a person
     "complain",  # the citizen complained
     "out_of_scope",  # not an administrative-procedure question
+    "not_covered",  # a matter none of the ward's procedures covers (a passport, a driving licence ...)
     "empty",  # nothing to search for
     "too_long",  # longer than the bot reads
 )

@@ -107,6 +107,18 @@ def test_an_english_question_the_nlu_called_out_of_scope_is_answered_not_handed_
     assert messages[-1]["custom"]["reason"] == "out_of_scope" and ConversationPaused() in events
 
 
+def test_a_matter_no_ward_procedure_covers_is_handed_off_by_name(wired, domain) -> None:
+    tracker = make_tracker("cho hỏi làm hộ chiếu cho bé 5 tuổi thì nộp ở đâu", "out_of_scope", sender_id="nc-1")
+    messages, events = run(ActionHandoff(), tracker, domain)
+    case = wired.open_case_for("nc-1")
+    assert case is not None and case.reason == "not_covered"
+    assert [m["response"] for m in messages] == ["utter_handoff_not_covered", "utter_handoff_next"]
+    assert messages[0]["matter"] == "hộ chiếu"
+    assert "{matter}" in domain["responses"]["utter_handoff_not_covered"][0]["text"]
+    assert messages[1]["custom"] == {"kind": "handoff", "case_id": case.id, "reason": "not_covered"}
+    assert ConversationPaused() in events
+
+
 @pytest.mark.parametrize(("text", "reason"), [("", "empty"), ("x" * 10_000, "too_long")])
 def test_bad_input_is_handed_off_with_its_reason(wired, domain, text: str, reason: str) -> None:
     messages, events = run(ActionAnswer(), make_tracker(text, "ask_procedure", sender_id=f"bad-{reason}"), domain)

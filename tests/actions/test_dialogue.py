@@ -360,6 +360,50 @@ def test_low_confidence_hands_off(dialogue: Dialogue) -> None:
     assert (turn.kind, turn.reason) == ("handoff", "low_confidence")
 
 
+@pytest.mark.parametrize(
+    ("text", "intent", "matter"),
+    [
+        # the gate hands off ("karaoke" ranks one weak candidate) ...
+        ("làm hộ chiếu cho bé ở karaoke phường được ko", "ask_place", "hộ chiếu"),
+        # ... or offers options ("hộ tịch" ranks three close ones): neither is about the matter asked
+        ("muon rut bhxh 1 lan thi hộ tịch phuong co giai quyet ko", "ask_procedure", "bảo hiểm xã hội, bảo hiểm y tế"),
+        ("How do I convert my driving licence? karaoke", "nlu_fallback", "giấy phép lái xe"),
+        ("xin phiếu lý lịch tư pháp số 1", "out_of_scope", "phiếu lý lịch tư pháp"),
+    ],
+)
+def test_a_matter_no_ward_procedure_covers_is_handed_off_by_name(
+    dialogue: Dialogue, text: str, intent: str, matter: str
+) -> None:
+    turn = dialogue.respond(Message(text, intent), Context())
+    assert (turn.kind, turn.reason, turn.matter) == ("handoff", "not_covered", matter)
+
+
+def test_a_confident_answer_or_another_handoff_reason_is_not_overridden_by_a_matter(dialogue: Dialogue) -> None:
+    # "hộ chiếu cho bé" is why the citizen needs the birth certificate; retrieval is sure of it
+    turn = dialogue.respond(Message("đăng ký khai sinh cho con để làm hộ chiếu cho bé", "ask_documents"), Context())
+    assert (turn.kind, turn.procedure.code) == ("answer", BIRTH)
+    turn = dialogue.respond(Message("cho mình gặp cán bộ hỏi việc làm hộ chiếu", "request_human"), Context())
+    assert (turn.kind, turn.reason) == ("handoff", "request_human")
+    turn = dialogue.respond(Message("xin giấy phép karaoke", "ask_procedure"), Context())
+    assert (turn.kind, turn.reason, turn.matter) == ("handoff", "low_confidence", "")
+
+
+def test_the_not_covered_list_names_no_ward_procedure(store) -> None:
+    """No phrase of not_covered.yml may occur in a ward procedure's name or aliases (the list is for
+    matters the corpus lacks), and each phrase finds a matter in its own text."""
+    import yaml
+
+    from actions.dialogue import NOT_COVERED_FILE, not_covered_matter
+    from knowledge_base.text import folded_text
+
+    ward = " | ".join(folded_text(t) for p in store.all() for t in (p.name, *p.aliases))
+    assert "dang ky khai sinh" in ward
+    matters = yaml.safe_load(NOT_COVERED_FILE.read_text(encoding="utf-8"))["matters"]
+    for phrase in (phrase for matter in matters for phrase in matter["phrases"]):
+        assert f" {folded_text(phrase)} " not in f" {ward} ", phrase
+        assert not_covered_matter(phrase) is not None, phrase
+
+
 def test_topic_words_drop_fillers_and_aspect_words_only() -> None:
     assert topic_words("thế lệ phí bao nhiêu?") == []
     assert topic_words("nop online dc ko") == []
