@@ -477,6 +477,11 @@ def test_aspect_from_text(text: str, aspect: str | None) -> None:
         ("nộp online thì mất bao lâu", "ask_online", "time"),
         ("lệ phí nộp online thì bao nhiêu tiền", "ask_online", "fee"),
         ("nếu nộp online thì sao", "ask_online", "online"),  # nothing after "thì" names an aspect
+        # which paperwork to do is the procedure itself; which papers to bring is documents
+        ("bố em mất rồi, em phải làm giấy gì ở phường", "ask_documents", "overview"),
+        ("nha co nguoi mat thi can lam nhung thu tuc giay to gi", "ask_documents", "overview"),
+        ("làm giấy khai tử cần giấy tờ gì", "ask_procedure", "documents"),
+        ("ban o que len o nho 3 dem, bao cong an ntn", "ask_place", "overview"),
     ],
 )
 def test_the_aspect_asked_comes_from_the_question_at_the_end(text: str, intent: str, aspect: str) -> None:
