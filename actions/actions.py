@@ -66,7 +66,9 @@ def context_of(tracker: Tracker) -> Context:
     )
 
 
-def hand_off(dispatcher: CollectingDispatcher, tracker: Tracker, reason: str, matter: str = "") -> list[EventType]:
+def hand_off(
+    dispatcher: CollectingDispatcher, tracker: Tracker, reason: str, matter: str = ""
+) -> list[EventType]:
     """Queue the conversation for an officer, tell the citizen what happens next, pause the bot.
     ``matter`` fills the ``not_covered`` reason's sentence."""
     message = message_of(tracker)

@@ -129,7 +129,8 @@ class Features:
             probability = 1.0 / (1.0 + np.exp(-z))
             answer = self.has & (probability >= config.answer_probability)
             # the learned rule's clarify band: the first clarify_options candidates are offered
-            band = self.has & ~answer & (probability >= config.clarify_probability) & np.isfinite(self.conf[:, 1])
+            two = np.isfinite(self.conf[:, 1])  # at least two candidates to offer
+            band = self.has & ~answer & (probability >= config.clarify_probability) & two
         else:
             answer = self.has & (
                 ((top >= config.answer_score) & (self.margin >= config.answer_margin))
@@ -140,7 +141,8 @@ class Features:
         offered[:, config.max_options :] = False
         clarify = band | (self.has & ~answer & (offered.sum(axis=1) >= 2))
         handoff = ~answer & ~clarify
-        useful = np.where(band, self.hit[:, : min(config.clarify_options, config.max_options)].any(axis=1), (offered & self.hit).any(axis=1))
+        in_band = self.hit[:, : min(config.clarify_options, config.max_options)].any(axis=1)
+        useful = np.where(band, in_band, (offered & self.hit).any(axis=1))
         a, u = self.answerable, ~self.answerable
         return {
             "answer_correct": int((answer & a & self.hit[:, 0]).sum()),

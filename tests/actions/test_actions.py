@@ -108,7 +108,8 @@ def test_an_english_question_the_nlu_called_out_of_scope_is_answered_not_handed_
 
 
 def test_a_matter_no_ward_procedure_covers_is_handed_off_by_name(wired, domain) -> None:
-    tracker = make_tracker("cho hỏi làm hộ chiếu cho bé 5 tuổi thì nộp ở đâu", "out_of_scope", sender_id="nc-1")
+    text = "cho hỏi làm hộ chiếu cho bé 5 tuổi thì nộp ở đâu"
+    tracker = make_tracker(text, "out_of_scope", sender_id="nc-1")
     messages, events = run(ActionHandoff(), tracker, domain)
     case = wired.open_case_for("nc-1")
     assert case is not None and case.reason == "not_covered"

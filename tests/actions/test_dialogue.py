@@ -366,7 +366,10 @@ def test_low_confidence_hands_off(dialogue: Dialogue) -> None:
         # the gate hands off ("karaoke" ranks one weak candidate) ...
         ("làm hộ chiếu cho bé ở karaoke phường được ko", "ask_place", "hộ chiếu"),
         # ... or offers options ("hộ tịch" ranks three close ones): neither is about the matter asked
-        ("muon rut bhxh 1 lan thi hộ tịch phuong co giai quyet ko", "ask_procedure", "bảo hiểm xã hội, bảo hiểm y tế"),
+        (
+            "muon rut bhxh 1 lan thi hộ tịch phuong co giai quyet ko", "ask_procedure",
+            "bảo hiểm xã hội, bảo hiểm y tế",
+        ),
         ("How do I convert my driving licence? karaoke", "nlu_fallback", "giấy phép lái xe"),
         ("xin phiếu lý lịch tư pháp số 1", "out_of_scope", "phiếu lý lịch tư pháp"),
     ],
@@ -378,9 +381,12 @@ def test_a_matter_no_ward_procedure_covers_is_handed_off_by_name(
     assert (turn.kind, turn.reason, turn.matter) == ("handoff", "not_covered", matter)
 
 
-def test_a_confident_answer_or_another_handoff_reason_is_not_overridden_by_a_matter(dialogue: Dialogue) -> None:
+def test_a_confident_answer_or_another_handoff_reason_is_not_overridden_by_a_matter(
+    dialogue: Dialogue,
+) -> None:
     # "hộ chiếu cho bé" is why the citizen needs the birth certificate; retrieval is sure of it
-    turn = dialogue.respond(Message("đăng ký khai sinh cho con để làm hộ chiếu cho bé", "ask_documents"), Context())
+    birth_for_passport = Message("đăng ký khai sinh cho con để làm hộ chiếu cho bé", "ask_documents")
+    turn = dialogue.respond(birth_for_passport, Context())
     assert (turn.kind, turn.procedure.code) == ("answer", BIRTH)
     turn = dialogue.respond(Message("cho mình gặp cán bộ hỏi việc làm hộ chiếu", "request_human"), Context())
     assert (turn.kind, turn.reason) == ("handoff", "request_human")

@@ -137,7 +137,8 @@ def test_vectorised_outcomes_equal_the_gate_with_a_learned_rule(seed: int) -> No
             answer_weights=weights, answer_probability=answer_at, clarify_score=rng.random(),
             clarify_window=rng.random() / 3, max_options=rng.choice([2, 3, 4]),
             # half the configs have a clarify band below the answer cut-off
-            clarify_probability=rng.choice([1.01, answer_at * rng.random()]), clarify_options=rng.choice([2, 3, 4]),
+            clarify_probability=rng.choice([1.01, answer_at * rng.random()]),
+            clarify_options=rng.choice([2, 3, 4]),
         )
         assert {k: v for k, v in features.outcomes(config).items() if v} == _counted_by_the_gate(samples, config)
 

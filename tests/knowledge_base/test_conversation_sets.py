@@ -56,5 +56,6 @@ def test_ids_are_unique_across_sets() -> None:
     seen: dict[str, str] = {}
     for path in SETS:
         for conversation in _conversations(path):
-            assert conversation["id"] not in seen, (conversation["id"], seen.get(conversation["id"]), path.name)
+            where = (conversation["id"], seen.get(conversation["id"]), path.name)
+            assert conversation["id"] not in seen, where
             seen[conversation["id"]] = path.name

@@ -124,7 +124,8 @@ def test_the_learned_rules_clarify_band_offers_the_first_candidates() -> None:
     )
     four = [replace(cand(f"1.00000{i}", 0.5 - i * 0.1), coverage=0.5) for i in range(1, 5)]  # far apart
     maybe = decide(four, banded)
-    assert (maybe.kind, maybe.options, maybe.reason) == ("clarify", ["1.000001", "1.000002", "1.000003"], "maybe_right")
+    assert (maybe.kind, maybe.reason) == ("clarify", "maybe_right")
+    assert maybe.options == ["1.000001", "1.000002", "1.000003"]
     assert maybe.probability == pytest.approx(0.5)
     assert decide([replace(c, coverage=0.6) for c in four], banded).kind == "answer"
     assert decide([replace(c, coverage=0.4) for c in four], banded).kind == "handoff"
