@@ -72,7 +72,7 @@ def hand_off(
     """Queue the conversation for an officer, tell the citizen what happens next, pause the bot.
     ``matter`` fills the ``not_covered`` reason's sentence."""
     message = message_of(tracker)
-    dispatcher.utter_message(response=f"utter_handoff_{reason}", matter=matter)
+    dispatcher.utter_message(response=f"utter_handoff_{reason}", **({"matter": matter} if matter else {}))
     try:
         case = cases().open_case(
             tracker.sender_id, reason, question=message.text, procedure=tracker.get_slot("procedure_code") or ""

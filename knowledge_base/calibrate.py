@@ -141,7 +141,7 @@ class Features:
         offered[:, config.max_options :] = False
         clarify = band | (self.has & ~answer & (offered.sum(axis=1) >= 2))
         handoff = ~answer & ~clarify
-        in_band = self.hit[:, : min(config.clarify_options, config.max_options)].any(axis=1)
+        in_band = self.hit[:, : config.band_options].any(axis=1)
         useful = np.where(band, in_band, (offered & self.hit).any(axis=1))
         a, u = self.answerable, ~self.answerable
         return {
@@ -251,14 +251,11 @@ def write_config(config: GateConfig, model: str, path: Path = GATE_FILE, note: s
         if config.answer_weights is None
         else {"answer_score", "answer_margin", "agree_score", "cover_score", "cover_confidence"}
     )
-    section = {k: v for k, v in values.items() if k not in unused}
-    # The clarify band is chosen end to end (GateConfig), not by this grid: a refit keeps it.
+    # The clarify band is chosen end to end (GateConfig), not by this grid: a refit keeps the file's.
+    band = ("clarify_probability", "clarify_options")
     kept = data.get("models", {}).get(model) or {}
-    for key in ("clarify_probability", "clarify_options"):
-        section.pop(key, None)
-        if key in kept:
-            section[key] = kept[key]
-    data.setdefault("models", {})[model] = section
+    section = {k: v for k, v in values.items() if k not in unused and k not in band}
+    data.setdefault("models", {})[model] = section | {k: kept[k] for k in band if k in kept}
     header = (
         "# Confidence-gate thresholds per embedding model, written by\n"
         "# `python -m knowledge_base calibrate-gate FILE... --write` (see benchmarks/README.md).\n"

@@ -73,6 +73,11 @@ class GateConfig:
             if set(self.answer_weights) != expected:
                 raise ValueError(f"answer_weights must have exactly the keys {sorted(expected)}")
 
+    @property
+    def band_options(self) -> int:
+        """How many candidates the clarify band offers: clarify_options, within max_options."""
+        return min(self.clarify_options, self.max_options)
+
 
 @dataclass(frozen=True)
 class Decision:
@@ -120,7 +125,7 @@ def decide(candidates: Sequence[Candidate], config: GateConfig) -> Decision:
         if probability >= config.answer_probability:
             return Decision("answer", [top.code], "likely_right", top.confidence, probability)
         if probability >= config.clarify_probability and len(candidates) >= 2:
-            options = [c.code for c in candidates[: min(config.clarify_options, config.max_options)]]
+            options = [c.code for c in candidates[: config.band_options]]
             return Decision("clarify", options, "maybe_right", top.confidence, probability)
     else:
         signals = dict(zip(ANSWER_FEATURES, answer_features(candidates)))
