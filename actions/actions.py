@@ -162,7 +162,8 @@ class ActionAnswer(Action):
 class ActionHandoff(ActionAnswer):
     """Where the rules send asking for a person, complaining and out-of-scope messages. The dialogue
     decides as for any message: it hands these off with the intent as the reason, except an English
-    question the NLU did not recognise (``dialogue.read_intent``), which it answers."""
+    question the NLU did not recognise (``dialogue.read_intent``) and a complaint or out-of-scope
+    reading that retrieval shows to be a question (``Dialogue._question_after_all``), which it answers."""
 
     def name(self) -> str:
         return "action_handoff"

@@ -8,7 +8,9 @@ last offered. A message is read in this order:
 
 1. intents that go to a person (asked for one, complaint, out of scope, NLU fallback); an NLU
    fallback is searched, and handed off unless retrieval is confident; so is an unsure complaint or
-   out-of-scope reading, and any out-of-scope one is answered when retrieval is very sure; an English
+   out-of-scope reading, and a complaint reading that voices no grievance (``grievances.yml``: a
+   hardship, "thời gian giải quyết bao lâu"), which may also be a follow-up; any out-of-scope
+   reading is answered when retrieval is very sure; an English
    message in which the English glossary finds a procedure is a question, whatever the NLU made of it;
 2. a pick among clarification options (a button payload or "cái thứ 2");
 3. a correction ("không phải, ý tôi là …"): search again without the procedure in context, and
@@ -50,6 +52,7 @@ DATA = Path(__file__).resolve().parent / "data"
 ASPECT_CUES_FILE = DATA / "aspect_cues.yml"
 AGE_VARIANTS_FILE = DATA / "age_variants.yml"
 NOT_COVERED_FILE = DATA / "not_covered.yml"
+GRIEVANCES_FILE = DATA / "grievances.yml"
 
 INTENT_ASPECTS = {
     "ask_procedure": "overview",
@@ -290,13 +293,26 @@ def _continues(words: int, mentions: list[str], aspect: str) -> bool:
     return aspect != "overview" and words <= FOLLOW_UP_ASPECT_MAX_TOPIC_WORDS
 
 
+@lru_cache(maxsize=1)
+def _grievances() -> re.Pattern[str]:
+    return _phrases(yaml.safe_load(GRIEVANCES_FILE.read_text(encoding="utf-8"))["phrases"])
+
+
+def voices_grievance(text: str) -> bool:
+    """Whether a message complains about something (a phrase of ``grievances.yml``: "thái độ", "vẫn
+    chưa có kết quả", "tôi muốn khiếu nại"); a hardship ("quán ế quá") is none."""
+    return bool(_grievances().search(folded_text(text)))
+
+
 def _maybe_a_question(message: Message) -> bool:
-    """A complaint or out-of-scope reading the NLU is unsure of, with a question intent next."""
-    return (
+    """A complaint or out-of-scope reading the NLU is unsure of, with a question intent next; or a
+    complaint reading of a message that voices no grievance ("thời gian giải quyết bao lâu")."""
+    unsure = (
         message.intent in UNSURE_HANDOFF_INTENTS
         and message.confidence < UNSURE_HANDOFF_CONFIDENCE
         and message.runner_up in QUESTION_INTENTS
     )
+    return unsure or (message.intent == "complain" and not voices_grievance(message.text))
 
 
 def read_intent(message: Message) -> str:
@@ -330,7 +346,7 @@ class Dialogue:
     def _respond(self, message: Message, context: Context) -> Turn:
         intent = read_intent(message)
         if intent in HANDOFF_INTENTS:
-            turn = self._question_after_all(message)
+            turn = self._question_after_all(message, context)
             return self._for_age(turn, message) if turn else Turn("handoff", reason=intent)
         if intent == "nlu_fallback":
             return self._unsure(message, context)
@@ -404,14 +420,17 @@ class Dialogue:
             return Turn("clarify", aspect, options=(*best, *rest)[: self.kb.gate.max_options])
         return retry if retry.kind == "answer" else turn
 
-    def _question_after_all(self, message: Message) -> Turn | None:
+    def _question_after_all(self, message: Message, context: Context) -> Turn | None:
         """The answer to a message the NLU wants handed off but retrieval is sure of, else None:
-        an unsure complaint or out-of-scope reading with a question intent next is answered when the
-        gate answers it; any out-of-scope reading, when the gate is sure past
+        a complaint or out-of-scope reading that may be a question (``_maybe_a_question``) is answered
+        as one when that gives an answer; any out-of-scope reading, when the gate is sure past
         OUT_OF_SCOPE_ANSWER_PROBABILITY."""
         if _maybe_a_question(message):
-            aspect = asked_aspect(message.text, message.runner_up)
-            turn = self._search(message.text, self._mentions(message), aspect)
+            # Only a question read as a complaint may be a follow-up ("thời gian giải quyết bao lâu"):
+            # not a grievance ("lâu quá vậy") nor an out-of-scope reading ("thế mai trời có mưa không").
+            questioning = message.intent == "complain" and not voices_grievance(message.text)
+            heard = context if questioning else Context()
+            turn = self._question(message, heard, asked_aspect(message.text, message.runner_up))
             return turn if turn.kind == "answer" else None
         if message.intent == "out_of_scope":
             decision = self.kb.ask(message.text).decision

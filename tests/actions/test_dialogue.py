@@ -4,7 +4,10 @@ so each test states exactly what retrieval returned."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+import yaml
 
 from actions.dialogue import (
     Context,
@@ -15,12 +18,14 @@ from actions.dialogue import (
     asking_clause,
     aspect_from_text,
     ordinal,
+    voices_grievance,
 )
 from knowledge_base.gate import ANSWER_FEATURES, Decision, GateConfig, decide
 from knowledge_base.retriever import Candidate
 from knowledge_base.service import Answer
 from knowledge_base.text import topic_words
 
+REPO_ROOT = Path(__file__).resolve().parents[2]
 BIRTH, MARRIAGE, DEATH, RESIDENCE = "1.001193", "1.000894", "1.000656", "1.004194"
 
 
@@ -258,7 +263,8 @@ def test_a_bare_no_falls_back_to_the_other_options(dialogue: Dialogue) -> None:
 
 @pytest.mark.parametrize("intent", ["request_human", "complain"])
 def test_handoff_intents_go_to_a_person_without_searching(dialogue: Dialogue, kb: StubKnowledgeBase, intent: str) -> None:
-    turn = dialogue.respond(Message("đăng ký khai sinh", intent), Context(procedure=BIRTH))
+    text = "đăng ký khai sinh 2 tuần rồi vẫn chưa có kết quả"
+    turn = dialogue.respond(Message(text, intent), Context(procedure=BIRTH))
     assert (turn.kind, turn.reason) == ("handoff", intent)
     assert kb.questions == []
 
@@ -291,6 +297,7 @@ def test_a_confident_out_of_scope_reading_is_answered_only_when_retrieval_is_ver
 
 
 STORY = "khổ quá, con mới sinh mà bận không đi làm khai sinh được, giờ nộp ở đâu"
+GRIEVANCE = "làm khai sinh cho con mà cán bộ thái độ quá, giờ nộp ở đâu để phản ánh"
 
 
 @pytest.mark.parametrize("intent", ["complain", "out_of_scope"])
@@ -304,8 +311,8 @@ def test_an_unsure_complaint_that_reads_as_a_question_is_answered_when_retrieval
 @pytest.mark.parametrize(
     ("message", "searched"),
     [
-        (Message(STORY, "complain", confidence=0.95, runner_up="ask_place"), False),  # sure of the complaint
-        (Message(STORY, "complain", confidence=0.6, runner_up="request_human"), False),  # a person, next
+        (Message(GRIEVANCE, "complain", confidence=0.95, runner_up="ask_place"), False),  # sure of the complaint
+        (Message(GRIEVANCE, "complain", confidence=0.6, runner_up="request_human"), False),  # a person, next
         (Message(STORY, "request_human", confidence=0.6, runner_up="ask_place"), False),  # always a person
         (Message("giấy phép karaoke, khổ quá", "complain", confidence=0.6, runner_up="ask_procedure"), True),
     ],
@@ -316,6 +323,52 @@ def test_other_handoff_intents_still_go_to_a_person(
     turn = dialogue.respond(message, Context())
     assert (turn.kind, turn.reason) == ("handoff", message.intent)
     assert bool(kb.questions) == searched  # the karaoke licence is searched, and the gate is unsure
+
+
+def test_a_sure_complaint_reading_that_voices_no_grievance_is_answered(dialogue: Dialogue) -> None:
+    message = Message(STORY, "complain", confidence=0.95, runner_up="request_human")
+    turn = dialogue.respond(message, Context())
+    assert (turn.kind, turn.procedure.code, turn.aspect) == ("answer", BIRTH, "place")
+
+
+def test_a_question_read_as_a_complaint_may_follow_up_but_a_grievance_may_not(
+    dialogue: Dialogue, kb: StubKnowledgeBase
+) -> None:
+    context = Context(procedure=BIRTH, aspect="documents")
+    question = dialogue.respond(Message("thời gian giải quyết bao lâu", "complain", confidence=0.9), context)
+    assert (question.kind, question.procedure.code, question.aspect) == ("answer", BIRTH, "time")
+    assert question.follow_up
+    grievance = Message("sao lâu quá vậy", "complain", confidence=0.6, runner_up="ask_time")
+    turn = dialogue.respond(grievance, context)
+    assert (turn.kind, turn.reason) == ("handoff", "complain")
+    out_of_scope = Message("mai trời có mưa không", "out_of_scope", confidence=0.6, runner_up="ask_time")
+    assert dialogue.respond(out_of_scope, context).reason == "out_of_scope"
+    assert kb.questions == ["sao lâu quá vậy", "mai trời có mưa không"]  # searched, not taken in context
+
+
+@pytest.mark.parametrize(
+    ("text", "grievance"),
+    [
+        ("nop ho so 3 tuan roi van chua co ket qua", True),
+        ("cán bộ thái độ hách dịch, tôi muốn phản ánh", True),
+        ("goi len phuong ko ai nghe may", True),
+        ("bot trả lời sai bét", True),
+        ("quán ế quá, muốn nghỉ 2 tháng thì phải báo phường thế nào", False),
+        ("thời gian giải quyết bao lâu", False),
+        ("tạm trú sắp hết hạn rồi, giờ phải làm gì", False),
+    ],
+)
+def test_voices_grievance(text: str, grievance: bool) -> None:
+    assert voices_grievance(text) is grievance
+
+
+def test_every_complaint_the_nlu_learned_voices_a_grievance() -> None:
+    """The NLU's complaints and grievances.yml must agree, or real complaints would be searched."""
+    data = yaml.safe_load((REPO_ROOT / "bot" / "data" / "nlu" / "handoff.yml").read_text(encoding="utf-8"))
+    (block,) = [item["examples"] for item in data["nlu"] if item.get("intent") == "complain"]
+    examples = [line.strip()[2:] for line in block.splitlines() if line.strip().startswith("- ")]
+    assert len(examples) >= 30
+    assert [text for text in examples if not voices_grievance(text)] == []
 
 
 @pytest.mark.parametrize("intent", ["out_of_scope", "nlu_fallback"])
