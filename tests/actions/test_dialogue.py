@@ -541,6 +541,9 @@ def test_aspect_from_text(text: str, aspect: str | None) -> None:
         ("nha co nguoi mat thi can lam nhung thu tuc giay to gi", "ask_documents", "overview"),
         ("làm giấy khai tử cần giấy tờ gì", "ask_procedure", "documents"),
         ("ban o que len o nho 3 dem, bao cong an ntn", "ask_place", "overview"),
+        # how it is charged is the fee; "step" typed in English inside Vietnamese
+        ("photo công chứng thì tính tiền theo trang hay theo bản, bao nhiu 1 trang", "ask_procedure", "fee"),
+        ("muon ket thuc giam ho thi can lam nhung step nao a", "ask_procedure", "steps"),
     ],
 )
 def test_the_aspect_asked_comes_from_the_question_at_the_end(text: str, intent: str, aspect: str) -> None:
