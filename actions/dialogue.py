@@ -305,14 +305,17 @@ def voices_grievance(text: str) -> bool:
 
 
 def _maybe_a_question(message: Message) -> bool:
-    """A complaint or out-of-scope reading the NLU is unsure of, with a question intent next; or a
-    complaint reading of a message that voices no grievance ("thời gian giải quyết bao lâu")."""
-    unsure = (
+    """A complaint or out-of-scope reading the NLU is unsure of, with a question intent next."""
+    return (
         message.intent in UNSURE_HANDOFF_INTENTS
         and message.confidence < UNSURE_HANDOFF_CONFIDENCE
         and message.runner_up in QUESTION_INTENTS
     )
-    return unsure or (message.intent == "complain" and not voices_grievance(message.text))
+
+
+def _a_question_read_as_a_complaint(message: Message) -> bool:
+    """A complaint reading of a message that voices no grievance ("thời gian giải quyết bao lâu")."""
+    return message.intent == "complain" and not voices_grievance(message.text)
 
 
 def read_intent(message: Message) -> str:
@@ -422,13 +425,13 @@ class Dialogue:
 
     def _question_after_all(self, message: Message, context: Context) -> Turn | None:
         """The answer to a message the NLU wants handed off but retrieval is sure of, else None:
-        a complaint or out-of-scope reading that may be a question (``_maybe_a_question``) is answered
-        as one when that gives an answer; any out-of-scope reading, when the gate is sure past
-        OUT_OF_SCOPE_ANSWER_PROBABILITY."""
-        if _maybe_a_question(message):
+        a complaint reading that voices no grievance, or an unsure complaint or out-of-scope reading
+        with a question intent next (``_maybe_a_question``), is answered as a question when that gives
+        an answer; any out-of-scope reading, when the gate is sure past OUT_OF_SCOPE_ANSWER_PROBABILITY."""
+        questioning = _a_question_read_as_a_complaint(message)
+        if questioning or _maybe_a_question(message):
             # Only a question read as a complaint may be a follow-up ("thời gian giải quyết bao lâu"):
             # not a grievance ("lâu quá vậy") nor an out-of-scope reading ("thế mai trời có mưa không").
-            questioning = message.intent == "complain" and not voices_grievance(message.text)
             heard = context if questioning else Context()
             turn = self._question(message, heard, asked_aspect(message.text, message.runner_up))
             return turn if turn.kind == "answer" else None

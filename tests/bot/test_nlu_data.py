@@ -175,6 +175,15 @@ def test_no_example_copies_a_held_out_question() -> None:
     assert copies == []
 
 
+def test_every_complaint_example_voices_a_grievance() -> None:
+    """The NLU's complaints and ``actions/data/grievances.yml`` must agree: a complaint reading without
+    a grievance is searched as a question (``actions.dialogue``), so a real one must hold a phrase."""
+    from actions.dialogue import voices_grievance
+
+    complaints = [_strip_annotations(text) for text in _examples()["complain"]]
+    assert [text for text in complaints if not voices_grievance(text)] == []
+
+
 def test_enough_examples_are_typed_without_diacritics() -> None:
     texts = [_strip_annotations(text) for _, text in _all_examples()]
     plain = sum(not _has_diacritics(text) for text in texts)
