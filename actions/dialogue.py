@@ -95,6 +95,23 @@ FOLLOW_UP_ASPECT_MAX_TOPIC_WORDS = 5
 LEADING_OPTIONS = 2
 # Options offered when a correction ("không phải, ý tôi là …") leaves the gate unsure.
 CORRECTION_OPTIONS = 3
+# A message that opens by rejecting the answer just given, matched on folded text: a first clause that
+# only rejects ("không phải", "à nhầm", "tôi nói nhầm", "ko phải mất đâu ad"), or an opening that goes
+# on to say what was meant ("không phải ý tôi là …", "à ko, ý là …"). DIET reads a long one by the
+# question it ends with (ask_documents, ask_fee …); the turn logic still treats it as a correction of
+# the procedure in context (see ``Dialogue._respond``). "ko phải làm gì à" asks a question instead.
+_FILLERS = r"(?:(?:a|da|ah|oi|ui|ad|ban|vang|uh|um|khong)\s+)*"
+_PERSON = r"(?:toi|tui|t|em|e|minh|mk|mik|chau|con|anh|a|chi|c|co|chu|bac|to|tao)"
+_REJECTION = rf"(?:khong phai|chua phai|khong dung|sai roi|nham|{_PERSON} (?:noi |viet |go )?nham)"
+_REJECTING_CLAUSE = re.compile(
+    rf"^{_FILLERS}{_REJECTION}"
+    r"(?:\s+(?:\w+\s+){0,3}dau)?"  # "ko phải mất đâu"
+    r"(?:\s+(?:ad|a|nhe|roi))*$"
+)
+_SAYING_WHAT_WAS_MEANT = re.compile(
+    rf"^{_FILLERS}(?:{_REJECTION}(?:\s+\w+){{0,3}}\s+)?"  # "à không phải mất, "
+    rf"y (?:{_PERSON} )?la\b(?! (?:sao|gi)\b)"  # "ý tôi là …", not "ý là sao"
+)
 
 TurnKind = Literal["answer", "clarify", "ask_which", "handoff"]
 
@@ -318,6 +335,13 @@ def _a_question_read_as_a_complaint(message: Message) -> bool:
     return message.intent == "complain" and not voices_grievance(message.text)
 
 
+def opens_with_correction(text: str) -> bool:
+    """Whether a message opens by rejecting the answer just given ("không phải, ý tôi là …")."""
+    parts = clauses(text)
+    first = folded_text(parts[0][0]) if parts else ""
+    return bool(_REJECTING_CLAUSE.match(first) or _SAYING_WHAT_WAS_MEANT.match(folded_text(text)))
+
+
 def read_intent(message: Message) -> str:
     """The intent the turn logic acts on: the NLU's, except that an English message with a Vietnamese
     rendering (``english_rendering``: "how do I register the birth of my baby") is a question about a
@@ -355,7 +379,10 @@ class Dialogue:
             return self._unsure(message, context)
         if intent == "choose_procedure":
             return self._choose(message, context)
-        if intent == "correct_procedure" and context.procedure:
+        if context.procedure and (
+            intent == "correct_procedure"
+            or (intent in (*INTENT_ASPECTS, "nlu_fallback") and opens_with_correction(message.text))
+        ):
             return self._correct(message, context)
         return self._for_age(self._question(message, context, asked_aspect(message.text, intent)), message)
 

@@ -14,6 +14,7 @@ from actions.dialogue import (
     asked_aspect,
     asking_clause,
     aspect_from_text,
+    opens_with_correction,
     ordinal,
     voices_grievance,
 )
@@ -255,6 +256,41 @@ def test_a_bare_no_falls_back_to_the_other_options(dialogue: Dialogue) -> None:
     turn = dialogue.respond(Message("không phải", "correct_procedure"), Context(procedure=BIRTH, options=(BIRTH, MARRIAGE, DEATH)))
     assert turn.kind == "clarify" and [p.code for p in turn.options] == [MARRIAGE, DEATH]
     assert dialogue.respond(Message("không phải", "correct_procedure"), Context(procedure=BIRTH)).kind == "ask_which"
+
+
+@pytest.mark.parametrize(
+    ("text", "opens"),
+    [
+        ("không phải, ý tôi là khai tử", True),
+        ("k phai, y mk la len xa hoi roi, ho bao so goc bi chay mat", True),
+        ("À không phải mất, ý tôi là thẻ vẫn còn nhưng tôi vừa tròn 40 tuổi", True),
+        ("Không phải xin bản sao đâu, tôi về xã cũ hỏi rồi", True),
+        ("à e nhầm, cháu mới 12 tuổi thôi", True),
+        ("À không, tôi nói nhầm, ý tôi là đóng cửa hẳn", True),
+        ("à ko, ý là xóa thường trú cho mẹ tôi", True),
+        # questions that start with the same words
+        ("ko phai lam gi a?", False),
+        ("không phải báo công an à", False),
+        ("không, tôi vẫn chưa hiểu nộp ở đâu", False),
+        ("không phải làm gì, ý là sao", False),
+        ("nhầm lẫn tên trên giấy khai sinh thì sửa thế nào", False),
+    ],
+)
+def test_opens_with_correction(text: str, opens: bool) -> None:
+    assert opens_with_correction(text) is opens
+
+
+def test_a_long_correction_read_as_a_question_is_still_a_correction(dialogue: Dialogue) -> None:
+    # DIET reads a long correction by the question it ends with; the opening says the answer in context
+    # was the wrong procedure, so that one is left out of the new search (the "nhầm" ranking puts it first).
+    text = "không phải, ý tôi là giấy cho người mới mất, nhầm rồi, thì cần giấy tờ gì"
+    message = Message(text, "ask_documents")
+    turn = dialogue.respond(message, Context(procedure=BIRTH, aspect="fee"))
+    assert (turn.kind, turn.procedure.code, turn.aspect) == ("answer", DEATH, "documents")
+    # without a procedure in context, or without the opening, it is an ordinary question
+    assert dialogue.respond(message, Context()).procedure.code == BIRTH
+    plain = Message("giấy cho người mới mất, nhầm rồi, thì cần giấy tờ gì", "ask_documents")
+    assert dialogue.respond(plain, Context(procedure=BIRTH, aspect="fee")).procedure.code == BIRTH
 
 
 @pytest.mark.parametrize("intent", ["request_human", "complain"])
