@@ -525,6 +525,8 @@ def test_ordinal(text: str, index: int | None) -> None:
         ("bao nhiu ngay thi co", "time"),
         ("What do I need?", "documents"),
         ("What do I need to do to register here?", "overview"),  # a cue inside a longer one does not count
+        ("chứng thực di chúc ở phường được không hay phải ra văn phòng công chứng", "place"),  # two places
+        ("làm online được không hay phải lên phường", "online"),  # the channel is named first
     ],
 )
 def test_aspect_from_text(text: str, aspect: str | None) -> None:
