@@ -129,8 +129,9 @@ class Context:
 class Turn:
     """The bot's decision for one message.
 
-    ``answer``: ``procedure`` and ``aspect``; ``clarify``: ``options`` (2–4 procedures) and the
-    ``aspect`` to answer once one is chosen; ``ask_which``: the citizen must name the procedure;
+    ``answer``: ``procedure`` and ``aspect``; ``clarify``: ``options`` (2–4 procedures), the
+    ``aspect`` to answer once one is chosen and, when the gate offered them, its ``reason``
+    (``several_close`` or ``maybe_right``); ``ask_which``: the citizen must name the procedure;
     ``handoff``: ``reason`` (one of ``web.cases.HANDOFF_REASONS``) and, for ``not_covered``, the
     ``matter``.
     """
@@ -365,7 +366,13 @@ class Dialogue:
 
     def respond(self, message: Message, context: Context) -> Turn:
         turn = self._respond(message, context)
-        unsure = turn.kind == "clarify" or (turn.kind == "handoff" and turn.reason in NOT_COVERED_OVERRIDES)
+        # A follow-up kept in context was unsure too: "còn phiếu lý lịch tư pháp thì xin ở đâu" after an
+        # answer names another matter, not the procedure in context.
+        unsure = (
+            turn.kind == "clarify"
+            or (turn.kind == "handoff" and turn.reason in NOT_COVERED_OVERRIDES)
+            or turn.follow_up
+        )
         if unsure and message.intent != "choose_procedure" and (matter := not_covered_matter(message.text)):
             return Turn("handoff", turn.aspect, reason="not_covered", matter=matter)
         return turn
@@ -402,10 +409,14 @@ class Dialogue:
             # cho người nước ngoài?"), or a question about one aspect that tells more of the case.
             if follow_up.procedure and set(topic) <= set(folded_words(follow_up.procedure.name)):
                 return follow_up
+            # Options from the gate's clarify band for a message of a few words only say retrieval is
+            # unsure ("phải làm trong thời hạn bao lâu" after an answer about deregistering a residence):
+            # the context stays, as after a handoff. With more words ("nhập hộ khẩu cho bé thì mấy
+            # ngày") or close scores among other procedures, it may be a switch: the buttons stay.
             in_context = follow_up.options or (follow_up.procedure,)
-            if _continues(words, mentions, aspect) and (
-                turn.kind == "handoff" or any(p in turn.options for p in in_context)
-            ):
+            few = not mentions and words <= FOLLOW_UP_MAX_TOPIC_WORDS
+            unsure = turn.kind == "handoff" or (turn.reason == "maybe_right" and few)
+            if _continues(words, mentions, aspect) and (unsure or any(p in turn.options for p in in_context)):
                 return follow_up
         return turn
 
@@ -545,7 +556,7 @@ class Dialogue:
         if decision.kind == "answer" and procedures:
             return Turn("answer", aspect, procedures[0])
         if decision.kind == "clarify" and len(procedures) >= 2:
-            return Turn("clarify", aspect, options=procedures)
+            return Turn("clarify", aspect, options=procedures, reason=decision.reason)
         reason = decision.reason if decision.kind == "handoff" else "low_confidence"
         return Turn("handoff", aspect, reason=reason)
 

@@ -457,6 +457,44 @@ def test_a_matter_no_ward_procedure_covers_is_handed_off_by_name(
     assert (turn.kind, turn.reason, turn.matter) == ("handoff", "not_covered", matter)
 
 
+def test_a_follow_up_naming_a_matter_no_ward_procedure_covers_leaves_the_context(dialogue: Dialogue) -> None:
+    # A question about one aspect with a few words would stay on the procedure in context when retrieval
+    # finds nothing; it names another matter, though.
+    turn = dialogue.respond(Message("còn phiếu lý lịch tư pháp thì xin ở đâu", "ask_place"), Context(procedure=BIRTH))
+    assert (turn.kind, turn.reason, turn.matter) == ("handoff", "not_covered", "phiếu lý lịch tư pháp")
+    turn = dialogue.respond(Message("thế nộp ở đâu", "ask_place"), Context(procedure=BIRTH))
+    assert (turn.kind, turn.procedure.code, turn.follow_up) == ("answer", BIRTH, True)
+
+
+class FixedKnowledgeBase(StubKnowledgeBase):
+    """Gives every question the same candidates and decision."""
+
+    def __init__(self, candidates: list[Candidate], decision: Decision) -> None:
+        super().__init__({})
+        self.candidates, self.decision = candidates, decision
+
+    def ask(self, question: str, k: int = 5) -> Answer:
+        self.questions.append(question)
+        return Answer(question, self.candidates[:k], self.decision)
+
+
+def test_band_options_for_a_short_follow_up_keep_the_context(store) -> None:
+    others = [MARRIAGE, DEATH, RESIDENCE]
+    candidates = [candidate(code, 0.4 - 0.05 * i) for i, code in enumerate(others)]
+    kb = FixedKnowledgeBase(candidates, Decision("clarify", others, "maybe_right", 0.4, 0.5))
+    dialogue = Dialogue(kb, store)
+    short = Message("Phải làm trong thời hạn bao lâu?", "ask_time")
+    turn = dialogue.respond(short, Context(procedure=BIRTH, aspect="overview"))
+    assert (turn.kind, turn.procedure.code, turn.aspect, turn.follow_up) == ("answer", BIRTH, "time", True)
+    # more words may name another procedure (a question about one aspect still may be a follow-up)
+    longer = Message("lam xong roi thi nhap hk cho be vao nha ong ba noi, phai lam trong may ngay", "ask_time")
+    turn = dialogue.respond(longer, Context(procedure=BIRTH, aspect="documents"))
+    assert turn.kind == "clarify" and [p.code for p in turn.options] == others
+    # close scores among other procedures are not the band: their buttons stay as well
+    kb.decision = Decision("clarify", others, "several_close", 0.4)
+    assert dialogue.respond(short, Context(procedure=BIRTH, aspect="overview")).kind == "clarify"
+
+
 def test_a_confident_answer_or_another_handoff_reason_is_not_overridden_by_a_matter(
     dialogue: Dialogue,
 ) -> None:
