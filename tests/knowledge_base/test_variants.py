@@ -23,6 +23,9 @@ from knowledge_base.variants import cued_markers, load_variant_cues, name_marker
         ("xoài", set()),  # whole syllables only: "xoai" is not "xoa"
         ("quê thì đã bị xóa thường trú rồi, giờ khai báo cư trú ở đâu", set()),  # what happened, not asked
         ("bị xóa rồi, giờ xóa luôn tạm trú chỗ cũ", {"xoa"}),
+        ("hợp đồng đã chứng thực, nay hai bên thỏa thuận hủy hợp đồng", {"huy bo"}),
+        ("tiem sua xe chuyen sang mat bang moi, co phai khai bao ko", {"thay doi noi dung"}),
+        ("chuyển sang phòng trọ khác thì đăng ký tạm trú lại", set()),  # moving house is no business change
     ],
 )
 def test_questions_cue_the_markers_of_their_action(question: str, markers: set[str]) -> None:
@@ -37,6 +40,8 @@ def test_questions_cue_the_markers_of_their_action(question: str, markers: set[s
         ("Đăng ký chấm dứt giám hộ", {"cham dut"}),
         ("Gia hạn tạm trú", {"gia han"}),
         ("Đăng ký tạm trú", set()),
+        ("Chứng thực việc sửa đổi, bổ sung, hủy bỏ giao dịch", {"huy bo"}),
+        ("Đăng ký thay đổi nội dung đăng ký hộ kinh doanh", {"thay doi noi dung"}),
     ],
 )
 def test_procedure_names_hold_markers(name: str, markers: set[str]) -> None:
