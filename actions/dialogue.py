@@ -386,11 +386,11 @@ class Dialogue:
             return self._unsure(message, context)
         if intent == "choose_procedure":
             return self._choose(message, context)
-        if context.procedure and (
-            intent == "correct_procedure"
-            or (intent in (*INTENT_ASPECTS, "nlu_fallback") and opens_with_correction(message.text))
-        ):
+        if context.procedure and intent == "correct_procedure":
             return self._correct(message, context)
+        restating = intent in (*INTENT_ASPECTS, "nlu_fallback") and opens_with_correction(message.text)
+        if context.procedure and restating:
+            return self._correct(message, context, restated=True)
         return self._for_age(self._question(message, context, asked_aspect(message.text, intent)), message)
 
     # --- the cases ---------------------------------------------------------------------------
@@ -514,11 +514,14 @@ class Dialogue:
             return self._question(message, Context(aspect=aspect), aspect)
         return self._offer(context.options, aspect) or Turn("ask_which", aspect)
 
-    def _correct(self, message: Message, context: Context) -> Turn:
+    def _correct(self, message: Message, context: Context, restated: bool = False) -> Turn:
         # "không phải, ý tôi là khai sinh" keeps the aspect asked before; a correction that asks its
-        # own ("… ý tôi là giấy xác nhận độc thân, xin ở đâu") is answered on that one.
+        # own ("… ý tôi là giấy xác nhận độc thân, xin ở đâu") is answered on that one. One the NLU read
+        # as a question of its own (``restated``: it tells the case again, "không phải, ý tôi là sổ gốc
+        # cũng bị cháy rồi, vậy làm lại thế nào") asks what its words ask, an overview without a cue.
         _, own = _asking_clause_cues(message.text)
-        aspect = (own[0] if own else context.aspect) or "overview"
+        kept = asked_aspect(message.text) if restated else context.aspect
+        aspect = (own[0] if own else kept) or "overview"
         wrong = context.procedure
         if wrong in _age_variants() and age_of(message) is not None:  # "à nhầm, cháu mới 12 tuổi"
             return self._for_age(Turn("answer", aspect, self._procedure(wrong)), message)

@@ -293,6 +293,17 @@ def test_a_long_correction_read_as_a_question_is_still_a_correction(dialogue: Di
     assert dialogue.respond(plain, Context(procedure=BIRTH, aspect="fee")).procedure.code == BIRTH
 
 
+def test_a_restated_correction_without_an_aspect_asks_for_an_overview(dialogue: Dialogue) -> None:
+    # DIET read it as a question of its own; it tells the case again and names no aspect, so the fee
+    # asked before is not what it asks. A short correction DIET recognises keeps the aspect.
+    text = "không phải, ý tôi là người nhà mới mất, nhầm rồi, sổ gốc cũng cháy mất rồi"
+    restated = Message(text, "ask_procedure")
+    turn = dialogue.respond(restated, Context(procedure=BIRTH, aspect="fee"))
+    assert (turn.kind, turn.procedure.code, turn.aspect) == ("answer", DEATH, "overview")
+    short = Message("không phải, nhầm rồi, người mới mất", "correct_procedure")
+    assert dialogue.respond(short, Context(procedure=BIRTH, aspect="fee")).aspect == "fee"
+
+
 @pytest.mark.parametrize("intent", ["request_human", "complain"])
 def test_handoff_intents_go_to_a_person_without_searching(dialogue: Dialogue, kb: StubKnowledgeBase, intent: str) -> None:
     text = "đăng ký khai sinh 2 tuần rồi vẫn chưa có kết quả"
