@@ -193,6 +193,17 @@ def not_covered_matter(text: str) -> str | None:
     return next((name for name, pattern in _not_covered() if pattern.search(folded)), None)
 
 
+def asked_matter(text: str) -> str | None:
+    """The matter of ``not_covered.yml`` the question itself asks about: named in its asking clause
+    ("... cccd gắn chip rồi. Giờ e làm hộ chiếu online được không" asks about a passport), not as a
+    purpose ("đăng ký khai sinh để làm hộ chiếu cho bé" asks about the birth registration), or None."""
+    folded = folded_text(asking_clause(text))
+    for name, pattern in _not_covered():
+        if any(not folded[: m.start()].endswith("de ") for m in pattern.finditer(folded)):
+            return name
+    return None
+
+
 def cued_aspects(text: str) -> list[str]:
     """Every aspect a message's own words have a cue for, in the cue file's order. A cue inside a
     longer cue of another aspect does not count ("what do I need" inside "what do I need to do")."""
@@ -373,7 +384,12 @@ class Dialogue:
             or (turn.kind == "handoff" and turn.reason in NOT_COVERED_OVERRIDES)
             or turn.follow_up
         )
-        if unsure and message.intent != "choose_procedure" and (matter := not_covered_matter(message.text)):
+        if message.intent == "choose_procedure" or not (unsure or turn.kind == "answer"):
+            return turn
+        # An unsure turn gives way to a matter named anywhere in the message; a confident answer only to
+        # one the question itself asks about (a story naming a ward procedure before it: "bé mới có giấy
+        # khai sinh với thẻ căn cước thôi. Làm hộ chiếu cho trẻ dưới 14 tuổi thì cần giấy tờ gì").
+        if matter := not_covered_matter(message.text) if unsure else asked_matter(message.text):
             return Turn("handoff", turn.aspect, reason="not_covered", matter=matter)
         return turn
 

@@ -506,12 +506,25 @@ def test_band_options_for_a_short_follow_up_keep_the_context(store) -> None:
     assert dialogue.respond(short, Context(procedure=BIRTH, aspect="overview")).kind == "clarify"
 
 
-def test_a_confident_answer_or_another_handoff_reason_is_not_overridden_by_a_matter(
+def test_a_confident_answer_gives_way_to_a_matter_the_question_asks_about(dialogue: Dialogue) -> None:
+    # retrieval is sure of the birth registration the story names; the question is about a passport
+    text = "Bé mới có giấy khai sinh thôi. Làm hộ chiếu cho trẻ dưới 14 tuổi thì cần giấy tờ gì?"
+    story = Message(text, "ask_documents")
+    turn = dialogue.respond(story, Context())
+    assert (turn.kind, turn.reason, turn.matter) == ("handoff", "not_covered", "hộ chiếu")
+
+
+def test_a_confident_answer_or_another_handoff_reason_is_not_overridden_by_a_matter_not_asked_about(
     dialogue: Dialogue,
 ) -> None:
     # "hộ chiếu cho bé" is why the citizen needs the birth certificate; retrieval is sure of it
     birth_for_passport = Message("đăng ký khai sinh cho con để làm hộ chiếu cho bé", "ask_documents")
     turn = dialogue.respond(birth_for_passport, Context())
+    assert (turn.kind, turn.procedure.code) == ("answer", BIRTH)
+    # the matter is part of the situation told before the question
+    text = "Con tôi làm hộ chiếu cho bé rồi. Giờ đăng ký khai sinh lại thì cần giấy tờ gì?"
+    situation = Message(text, "ask_documents")
+    turn = dialogue.respond(situation, Context())
     assert (turn.kind, turn.procedure.code) == ("answer", BIRTH)
     turn = dialogue.respond(Message("cho mình gặp cán bộ hỏi việc làm hộ chiếu", "request_human"), Context())
     assert (turn.kind, turn.reason) == ("handoff", "request_human")
