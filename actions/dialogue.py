@@ -100,6 +100,7 @@ CORRECTION_OPTIONS = 3
 # on to say what was meant ("không phải ý tôi là …", "à ko, ý là …"). DIET reads a long one by the
 # question it ends with (ask_documents, ask_fee …); the turn logic still treats it as a correction of
 # the procedure in context (see ``Dialogue._respond``). "ko phải làm gì à" asks a question instead.
+RESTATED_CORRECTION_INTENTS = (*INTENT_ASPECTS, "nlu_fallback")  # what DIET calls a long one
 _FILLERS = r"(?:(?:a|da|ah|oi|ui|ad|ban|vang|uh|um|khong)\s+)*"
 _PERSON = r"(?:toi|tui|t|em|e|minh|mk|mik|chau|con|anh|a|chi|c|co|chu|bac|to|tao)"
 _REJECTION = rf"(?:khong phai|chua phai|khong dung|sai roi|nham|{_PERSON} (?:noi |viet |go )?nham)"
@@ -193,13 +194,16 @@ def not_covered_matter(text: str) -> str | None:
     return next((name for name, pattern in _not_covered() if pattern.search(folded)), None)
 
 
+_PURPOSE = re.compile(r"\bde\s*$")  # "để" right before a phrase: what the citizen needs something for
+
+
 def asked_matter(text: str) -> str | None:
     """The matter of ``not_covered.yml`` the question itself asks about: named in its asking clause
     ("... cccd gắn chip rồi. Giờ e làm hộ chiếu online được không" asks about a passport), not as a
     purpose ("đăng ký khai sinh để làm hộ chiếu cho bé" asks about the birth registration), or None."""
     folded = folded_text(asking_clause(text))
     for name, pattern in _not_covered():
-        if any(not folded[: m.start()].endswith("de ") for m in pattern.finditer(folded)):
+        if any(not _PURPOSE.search(folded[: m.start()]) for m in pattern.finditer(folded)):
             return name
     return None
 
@@ -404,8 +408,7 @@ class Dialogue:
             return self._choose(message, context)
         if context.procedure and intent == "correct_procedure":
             return self._correct(message, context)
-        restating = intent in (*INTENT_ASPECTS, "nlu_fallback") and opens_with_correction(message.text)
-        if context.procedure and restating:
+        if context.procedure and intent in RESTATED_CORRECTION_INTENTS and opens_with_correction(message.text):
             return self._correct(message, context, restated=True)
         return self._for_age(self._question(message, context, asked_aspect(message.text, intent)), message)
 
@@ -536,8 +539,10 @@ class Dialogue:
         # as a question of its own (``restated``: it tells the case again, "không phải, ý tôi là sổ gốc
         # cũng bị cháy rồi, vậy làm lại thế nào") asks what its words ask, an overview without a cue.
         _, own = _asking_clause_cues(message.text)
-        kept = asked_aspect(message.text) if restated else context.aspect
-        aspect = (own[0] if own else kept) or "overview"
+        if own:
+            aspect = own[0]
+        else:
+            aspect = asked_aspect(message.text) if restated else context.aspect or "overview"
         wrong = context.procedure
         if wrong in _age_variants() and age_of(message) is not None:  # "à nhầm, cháu mới 12 tuổi"
             return self._for_age(Turn("answer", aspect, self._procedure(wrong)), message)
