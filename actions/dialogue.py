@@ -318,12 +318,16 @@ def ordinal(text: str) -> int | None:
     return None
 
 
+def _few_words(words: int, mentions: list[str]) -> bool:
+    """Whether a message is too short to name another procedure: at most FOLLOW_UP_MAX_TOPIC_WORDS
+    topic words and no procedure the NLU found."""
+    return not mentions and words <= FOLLOW_UP_MAX_TOPIC_WORDS
+
+
 def _continues(words: int, mentions: list[str], aspect: str) -> bool:
     """Whether a message with ``words`` topic words may still be a follow-up on the procedure in
-    context: a few words and no procedure the NLU found, or a question about one aspect with a few more."""
-    if not mentions and words <= FOLLOW_UP_MAX_TOPIC_WORDS:
-        return True
-    return aspect != "overview" and words <= FOLLOW_UP_ASPECT_MAX_TOPIC_WORDS
+    context: a few words (``_few_words``), or a question about one aspect with a few more."""
+    return _few_words(words, mentions) or (aspect != "overview" and words <= FOLLOW_UP_ASPECT_MAX_TOPIC_WORDS)
 
 
 @lru_cache(maxsize=1)
@@ -433,8 +437,7 @@ class Dialogue:
             # the context stays, as after a handoff. With more words ("nhập hộ khẩu cho bé thì mấy
             # ngày") or close scores among other procedures, it may be a switch: the buttons stay.
             in_context = follow_up.options or (follow_up.procedure,)
-            few = not mentions and words <= FOLLOW_UP_MAX_TOPIC_WORDS
-            unsure = turn.kind == "handoff" or (turn.reason == "maybe_right" and few)
+            unsure = turn.kind == "handoff" or (turn.reason == "maybe_right" and _few_words(words, mentions))
             if _continues(words, mentions, aspect) and (unsure or any(p in turn.options for p in in_context)):
                 return follow_up
         return turn
@@ -541,8 +544,10 @@ class Dialogue:
         _, own = _asking_clause_cues(message.text)
         if own:
             aspect = own[0]
+        elif restated:  # what asked_aspect gives once the asking clause has no cue
+            aspect = aspect_from_text(message.text) or "overview"
         else:
-            aspect = asked_aspect(message.text) if restated else context.aspect or "overview"
+            aspect = context.aspect or "overview"
         wrong = context.procedure
         if wrong in _age_variants() and age_of(message) is not None:  # "à nhầm, cháu mới 12 tuổi"
             return self._for_age(Turn("answer", aspect, self._procedure(wrong)), message)

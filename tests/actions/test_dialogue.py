@@ -4,6 +4,8 @@ so each test states exactly what retrieval returned."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from actions.dialogue import (
@@ -477,22 +479,18 @@ def test_a_follow_up_naming_a_matter_no_ward_procedure_covers_leaves_the_context
     assert (turn.kind, turn.procedure.code, turn.follow_up) == ("answer", BIRTH, True)
 
 
-class FixedKnowledgeBase(StubKnowledgeBase):
-    """Gives every question the same candidates and decision."""
+class BandKnowledgeBase(LearnedGateKnowledgeBase):
+    """The learned rule above with a clarify band from p = 0.2: a top confidence of 0.4 (p = 0.27)
+    offers the three best candidates (reason ``maybe_right``)."""
 
-    def __init__(self, candidates: list[Candidate], decision: Decision) -> None:
-        super().__init__({})
-        self.candidates, self.decision = candidates, decision
-
-    def ask(self, question: str, k: int = 5) -> Answer:
-        self.questions.append(question)
-        return Answer(question, self.candidates[:k], self.decision)
+    gate = replace(LearnedGateKnowledgeBase.gate, clarify_probability=0.2)
 
 
 def test_band_options_for_a_short_follow_up_keep_the_context(store) -> None:
     others = [MARRIAGE, DEATH, RESIDENCE]
-    candidates = [candidate(code, 0.4 - 0.05 * i) for i, code in enumerate(others)]
-    kb = FixedKnowledgeBase(candidates, Decision("clarify", others, "maybe_right", 0.4, 0.5))
+    band = [candidate(code, 0.4 - 0.05 * i) for i, code in enumerate(others)]
+    kb = BandKnowledgeBase({"thời hạn": band, "nhap hk": band})
+    assert kb.ask("thời hạn").decision.reason == "maybe_right"
     dialogue = Dialogue(kb, store)
     short = Message("Phải làm trong thời hạn bao lâu?", "ask_time")
     turn = dialogue.respond(short, Context(procedure=BIRTH, aspect="overview"))
@@ -502,8 +500,11 @@ def test_band_options_for_a_short_follow_up_keep_the_context(store) -> None:
     turn = dialogue.respond(longer, Context(procedure=BIRTH, aspect="documents"))
     assert turn.kind == "clarify" and [p.code for p in turn.options] == others
     # close scores among other procedures are not the band: their buttons stay as well
-    kb.decision = Decision("clarify", others, "several_close", 0.4)
-    assert dialogue.respond(short, Context(procedure=BIRTH, aspect="overview")).kind == "clarify"
+    scores = [candidate(code, 0.49 - 0.01 * i) for i, code in enumerate(others)]
+    close = StubKnowledgeBase({"thời hạn": scores})
+    assert close.ask("thời hạn").decision.reason == "several_close"
+    turn = Dialogue(close, store).respond(short, Context(procedure=BIRTH, aspect="overview"))
+    assert turn.kind == "clarify"
 
 
 def test_a_confident_answer_gives_way_to_a_matter_the_question_asks_about(dialogue: Dialogue) -> None:
