@@ -100,7 +100,7 @@ CORRECTION_OPTIONS = 3
 # on to say what was meant ("không phải ý tôi là …", "à ko, ý là …"). DIET reads a long one by the
 # question it ends with (ask_documents, ask_fee …); the turn logic still treats it as a correction of
 # the procedure in context (see ``Dialogue._respond``). "ko phải làm gì à" asks a question instead.
-RESTATED_CORRECTION_INTENTS = (*INTENT_ASPECTS, "nlu_fallback")  # what DIET calls a long one
+RESTATED_CORRECTION_INTENTS = tuple(INTENT_ASPECTS)  # what DIET calls a long one
 _FILLERS = r"(?:(?:a|da|ah|oi|ui|ad|ban|vang|uh|um|khong)\s+)*"
 _PERSON = r"(?:toi|tui|t|em|e|minh|mk|mik|chau|con|anh|a|chi|c|co|chu|bac|to|tao)"
 _REJECTION = rf"(?:khong phai|chua phai|khong dung|sai roi|nham|{_PERSON} (?:noi |viet |go )?nham)"
@@ -365,10 +365,18 @@ def opens_with_correction(text: str) -> bool:
 def read_intent(message: Message) -> str:
     """The intent the turn logic acts on: the NLU's, except that an English message with a Vietnamese
     rendering (``english_rendering``: "how do I register the birth of my baby") is a question about a
-    procedure, whatever the NLU (which learned little English) made of it."""
+    procedure, whatever the NLU (which learned little English) made of it; an English message without
+    one that asks about one aspect ("ok and does it cost anything?") is one the NLU could not read, a
+    follow-up when a procedure is in context (``Dialogue._unsure``), not out of scope."""
     if message.intent in ENGLISH_OVERRULED_INTENTS and english_rendering(message.text):
         return "ask_procedure"
+    if message.intent == "out_of_scope" and looks_english(message.text) and _asks_one_aspect(message.text):
+        return "nlu_fallback"
     return message.intent
+
+
+def _asks_one_aspect(text: str) -> bool:
+    return aspect_from_text(text) not in (None, "overview")
 
 
 class Dialogue:
@@ -407,6 +415,10 @@ class Dialogue:
             turn = self._question_after_all(message, context)
             return self._for_age(turn, message) if turn else Turn("handoff", reason=intent)
         if intent == "nlu_fallback":
+            if context.procedure and opens_with_correction(message.text):
+                # DIET could not read it, but it rejects the answer: a correction that keeps the aspect
+                # asked before ("À không phải, ý tôi là làm văn bản từ chối nhận di sản ...").
+                return self._correct(message, context)
             return self._unsure(message, context)
         if intent == "choose_procedure":
             return self._choose(message, context)

@@ -306,6 +306,16 @@ def test_a_restated_correction_without_an_aspect_asks_for_an_overview(dialogue: 
     assert dialogue.respond(short, Context(procedure=BIRTH, aspect="fee")).aspect == "fee"
 
 
+def test_a_correction_the_nlu_could_not_read_keeps_the_aspect_asked_before(dialogue: Dialogue) -> None:
+    # DIET gave up on it (nlu_fallback), but it opens by rejecting the answer in context: that procedure
+    # is left out of the new search (the "nhầm" ranking puts it first) and the fee is still what is asked.
+    message = Message("À không phải, ý tôi là người nhà mới mất, nhầm rồi, bố tôi để lại mảnh đất", "nlu_fallback")
+    turn = dialogue.respond(message, Context(procedure=BIRTH, aspect="fee"))
+    assert (turn.kind, turn.procedure.code, turn.aspect) == ("answer", DEATH, "fee")
+    # without a procedure in context it is an unclear message like any other
+    assert dialogue.respond(message, Context()).procedure.code == BIRTH
+
+
 @pytest.mark.parametrize("intent", ["request_human", "complain"])
 def test_handoff_intents_go_to_a_person_without_searching(dialogue: Dialogue, kb: StubKnowledgeBase, intent: str) -> None:
     text = "đăng ký khai sinh 2 tuần rồi vẫn chưa có kết quả"
@@ -426,6 +436,16 @@ def test_other_english_messages_keep_their_handoff(dialogue: Dialogue, kb: StubK
     turn = dialogue.respond(Message(text, intent), Context())
     assert (turn.kind, turn.reason) == ("handoff", intent)
     assert bool(kb.questions) == (intent == "out_of_scope")  # searched, and retrieval is not sure
+
+
+def test_an_english_follow_up_read_as_out_of_scope_stays_in_context(dialogue: Dialogue, kb: StubKnowledgeBase) -> None:
+    message = Message("ok and does it cost anything?", "out_of_scope")
+    turn = dialogue.respond(message, Context(procedure=DEATH, aspect="overview"))
+    assert (turn.kind, turn.procedure.code, turn.aspect) == ("answer", DEATH, "fee")
+    # without a context it goes to a person, and an English message asking no aspect keeps its reading
+    assert dialogue.respond(message, Context()).kind == "handoff"
+    weather = dialogue.respond(Message("will it rain tomorrow?", "out_of_scope"), Context(procedure=DEATH))
+    assert (weather.kind, weather.reason) == ("handoff", "out_of_scope")
 
 
 def test_an_nlu_fallback_naming_a_known_procedure_is_answered_as_an_overview(dialogue: Dialogue) -> None:
@@ -590,6 +610,9 @@ def test_ordinal(text: str, index: int | None) -> None:
         ("What do I need to do to register here?", "overview"),  # a cue inside a longer one does not count
         ("chứng thực di chúc ở phường được không hay phải ra văn phòng công chứng", "place"),  # two places
         ("làm online được không hay phải lên phường", "online"),  # the channel is named first
+        ("ông tôi chưa bao giờ có giấy khai sinh", None),  # "never had", not "bao giờ có" (when)
+        ("ba toi khong bao gio co so do, gio lam so lan dau", None),
+        ("nộp rồi thì bao giờ có kết quả", "time"),
     ],
 )
 def test_aspect_from_text(text: str, aspect: str | None) -> None:
