@@ -24,9 +24,10 @@ no ward procedure covers ("làm hộ chiếu cho bé", ``not_covered.yml``) is h
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Literal, Sequence
 
@@ -46,6 +47,7 @@ from knowledge_base.text import (
     folded_words,
     looks_english,
     procedure_words,
+    topic_words,
 )
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -206,6 +208,28 @@ def asked_matter(text: str) -> str | None:
         if any(not _PURPOSE.search(folded[: m.start()]) for m in pattern.finditer(folded)):
             return name
     return None
+
+
+# Papers other agencies issue by kind: a question about a "giấy phép bưu chính" or a "chứng thư số" shares
+# its head words with ward procedures (a building permit, a land certificate) and can be answered with
+# one of them. A paper is named by its head and the next word ("giấy chứng nhận đủ [điều kiện]"); the
+# ward corpus's own records say which names it knows (``Dialogue._known_papers``). "lần" names no kind
+# of paper ("giấy chứng nhận lần đầu" is a first land certificate).
+PAPER_HEADS = {
+    "giay phep": "giấy phép",
+    "giay chung nhan": "giấy chứng nhận",
+    "chung chi": "chứng chỉ",
+    "chung thu": "chứng thư",
+}
+_PAPER = re.compile(rf"\b({'|'.join(PAPER_HEADS)}) (\w+)")
+_NO_PAPER_NAMES = frozenset({"lan"})
+# What a citizen asking for a paper says right before it: "xin (cấp) giấy phép …", "đề nghị cấp …".
+_ASKING_FOR = re.compile(r"\b(?:xin|cap|lam|gia han|de nghi)(?: cap(?: lai| doi)?)?\s*$")
+
+
+def paper_names(folded: str) -> list[tuple[str, int, str]]:
+    """(head, start, head + next word) of every paper a folded text names."""
+    return [(m.group(1), m.start(), f"{m.group(1)} {m.group(2)}") for m in _PAPER.finditer(folded)]
 
 
 def cued_aspects(text: str) -> list[str]:
@@ -407,7 +431,35 @@ class Dialogue:
         # khai sinh với thẻ căn cước thôi. Làm hộ chiếu cho trẻ dưới 14 tuổi thì cần giấy tờ gì").
         if matter := not_covered_matter(message.text) if unsure else asked_matter(message.text):
             return Turn("handoff", turn.aspect, reason="not_covered", matter=matter)
+        if matter := self._unknown_paper(message.text, anywhere=unsure):
+            return Turn("handoff", turn.aspect, reason="not_covered", matter=matter)
         return turn
+
+    def _unknown_paper(self, text: str, anywhere: bool) -> str | None:
+        """"cấp giấy phép này" when the message names a kind of paper the ward corpus never names, not as
+        a purpose: anywhere in it when the turn was unsure, else in its asking clause or as what the
+        citizen asks for ("… nghe bảo phải xin giấy chứng nhận đủ điều kiện về an ninh trật tự. Hồ sơ
+        gồm gì"), or None."""
+        folded = folded_text(text)
+        asked = folded_text(asking_clause(text))
+        for head, start, name in paper_names(folded):
+            word = name.rsplit(" ", 1)[1]
+            if name in self._known_papers or word in _NO_PAPER_NAMES or not topic_words(word):
+                continue
+            before = folded[:start]
+            requested = _ASKING_FOR.search(before)
+            if _PURPOSE.search(before[: requested.start()] if requested else before):
+                continue  # a purpose: "để (xin) giấy phép …"
+            if anywhere or requested or name in asked:
+                return f"cấp {PAPER_HEADS[head]} này"
+        return None
+
+    @cached_property
+    def _known_papers(self) -> frozenset[str]:
+        """Every paper name (head + next word) the ward corpus's records use, read once per process
+        like the index."""
+        texts = (json.dumps(p.model_dump(mode="json"), ensure_ascii=False) for p in self.store.all())
+        return frozenset(name for text in texts for _, _, name in paper_names(" ".join(folded_words(text))))
 
     def _respond(self, message: Message, context: Context) -> Turn:
         intent = read_intent(message)
