@@ -9,8 +9,14 @@ and the rules then reply "I am a bot" or take the question for an answer to "was
 Placed after the ``FallbackClassifier`` in ``config.yml``, this component turns such a reading into
 ``nlu_fallback`` when the message holds at least ``MIN_TOPIC_WORDS`` procedure words and asks something
 (:func:`knowledge_base.text.asks_something`). The action then treats it as any message the NLU could
-not read: searched, answered when retrieval is sure, else handed off. The intent ranking is kept, so
-the action still sees DIET's runner-up.
+not read: searched, answered when retrieval is sure, a follow-up when it asks about one aspect, else
+handed off. The intent ranking is kept, so the action still sees DIET's runner-up.
+
+A thanks, greeting, goodbye or "ok" followed by a question in the same message ("Ok cảm ơn. Làm lại
+thì có mất tiền không?", "Ok cảm ơn. Tiện hỏi luôn mai trời có mưa không") is read by its opening, and
+the rules would only thank. Such a reading goes to the fallback too when a later clause asks something
+and names a topic: two procedure words or an aspect word ("mất tiền"), not only the words of asking
+("chào ad, cho em hỏi chút được không" stays a greeting).
 """
 
 from __future__ import annotations
@@ -20,7 +26,8 @@ from rasa.shared.nlu.constants import INTENT, INTENT_NAME_KEY, PREDICTED_CONFIDE
 from rasa.shared.nlu.training_data.message import Message
 
 from bot.components.stateless import StatelessComponent
-from knowledge_base.text import asks_something, procedure_words
+from knowledge_base.lexical import aspect_terms
+from knowledge_base.text import asks_something, clause_asks, clauses, folded_words, procedure_words
 
 SMALL_TALK = frozenset({"greet", "goodbye", "thank", "affirm", "deny", "bot_challenge"})
 FALLBACK = "nlu_fallback"
@@ -29,21 +36,47 @@ FALLBACK = "nlu_fallback"
 MIN_TOPIC_WORDS = 7
 
 
+#: Readings that may open a message before its question (see the module docstring).
+OPENINGS = frozenset({"greet", "goodbye", "thank", "affirm"})
+#: Aspect words of ``aspect_terms.yml`` that only say the citizen is asking ("cho hỏi", "muốn").
+ASKING_WORDS = frozenset({"muon", "hoi", "giup", "vui_long", "xin_hoi", "cho_hoi"})
+
+
 def is_question_not_small_talk(text: str) -> bool:
     """Whether ``text`` is too long a question to be small talk (see the module docstring)."""
     return len(procedure_words(text)) >= MIN_TOPIC_WORDS and asks_something(text)
 
 
+def asks_after_small_talk(text: str) -> bool:
+    """Whether a clause after the first asks something and names a topic (see the module docstring)."""
+    return any(clause_asks(clause, end) and _names_a_topic(clause) for clause, end in clauses(text)[1:])
+
+
+def _names_a_topic(clause: str) -> bool:
+    """Two procedure words or an aspect word, in a clause of three words or more ("anyone there?" is a
+    greeting, "mai trời có mưa không" and "thế nộp ở đâu" are questions)."""
+    if len(folded_words(clause)) < 3:
+        return False
+    if len(procedure_words(clause)) >= 2:
+        return True
+    terms = aspect_terms()[0] - ASKING_WORDS
+    words = folded_words(clause)
+    return any(word in terms for word in words) or any(f"{a}_{b}" in terms for a, b in zip(words, words[1:]))
+
+
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False)
 class SmallTalkGuard(StatelessComponent):
-    """Turn a small-talk reading of a long question into ``nlu_fallback`` (see the module docstring)."""
+    """Turn a small-talk reading of a long question, or of a question after small talk, into
+    ``nlu_fallback`` (see the module docstring)."""
 
     def process(self, messages: list[Message]) -> list[Message]:
         for message in messages:
             intent = message.get(INTENT) or {}
-            if intent.get(INTENT_NAME_KEY) not in SMALL_TALK:
+            name = intent.get(INTENT_NAME_KEY)
+            if name not in SMALL_TALK:
                 continue
-            if is_question_not_small_talk(message.get(TEXT) or ""):
+            text = message.get(TEXT) or ""
+            if is_question_not_small_talk(text) or (name in OPENINGS and asks_after_small_talk(text)):
                 confidence = intent.get(PREDICTED_CONFIDENCE_KEY)
                 fallback = {INTENT_NAME_KEY: FALLBACK, PREDICTED_CONFIDENCE_KEY: confidence}
                 message.set(INTENT, fallback, add_to_output=True)

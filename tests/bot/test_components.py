@@ -391,6 +391,48 @@ def test_the_small_talk_guard_leaves_other_readings_alone(text: str, intent: str
     assert message.get("intent")["name"] == intent
 
 
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        ("Ok cảm ơn. Làm lại thì có mất tiền không?", "thank"),
+        ("Ok cảm ơn. Tiện hỏi luôn mai trời có mưa không, để tôi tính chạy xe lên phường", "thank"),
+        ("ok cảm ơn ad. thế nộp ở đâu?", "thank"),
+        ("chào ad. cho e hỏi làm giấy khai sinh ở đâu", "greet"),
+    ],
+)
+def test_the_small_talk_guard_sends_a_question_after_small_talk_to_the_fallback(text: str, intent: str) -> None:
+    from bot.components.small_talk import SmallTalkGuard
+
+    message = _read_as(text, intent)
+    SmallTalkGuard().process([message])
+    assert message.get("intent")["name"] == "nlu_fallback"
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        ("chào ad, cho em hỏi chút được không ạ", "greet"),  # only the words of asking
+        ("hello, anyone there?", "greet"),
+        ("cảm ơn, có gì tôi hỏi thêm sau nhé", "thank"),  # asks nothing
+        ("ok cảm ơn. cho hỏi thêm chút nữa được ko", "thank"),
+        ("không. thế nộp ở đâu?", "deny"),  # a deny is not an opening
+    ],
+)
+def test_small_talk_without_a_question_after_it_keeps_its_reading(text: str, intent: str) -> None:
+    from bot.components.small_talk import SmallTalkGuard
+
+    message = _read_as(text, intent)
+    SmallTalkGuard().process([message])
+    assert message.get("intent")["name"] == intent
+
+
+def test_no_small_talk_example_asks_a_question_after_its_opening(training_data: TrainingData) -> None:
+    from bot.components.small_talk import OPENINGS, asks_after_small_talk
+
+    examples = [m.get(TEXT) for m in training_data.intent_examples if m.get("intent") in OPENINGS]
+    assert [text for text in examples if asks_after_small_talk(text)] == []
+
+
 def test_no_small_talk_example_is_long_enough_for_the_guard(training_data: TrainingData) -> None:
     from bot.components.small_talk import MIN_TOPIC_WORDS, SMALL_TALK
     from knowledge_base.text import procedure_words
