@@ -717,6 +717,12 @@ def _empty_words(folder: Path = DATA_DIR) -> tuple[frozenset[str], frozenset[tup
     return frozenset(singles), frozenset(pairs)
 
 
+@functools.cache
+def aspect_words(folder: Path = DATA_DIR) -> frozenset[str]:
+    """The folded aspect words of ``aspect_terms.yml``, a syllable pair joined by "_" ("le_phi", "tien")."""
+    return frozenset(str(term) for term in (_read_yaml(folder / ASPECT_TERMS_FILE) or {}).get("terms") or [])
+
+
 def hash_rule_files(digest: Any, folder: Path | None = None) -> None:
     """Feed the teencode and synonym files of ``folder`` (default: the package's rules) to ``digest``
     (a ``hashlib`` object): what a fine-tuned model or a built index depends on besides the corpus."""

@@ -26,8 +26,14 @@ from rasa.shared.nlu.constants import INTENT, INTENT_NAME_KEY, PREDICTED_CONFIDE
 from rasa.shared.nlu.training_data.message import Message
 
 from bot.components.stateless import StatelessComponent
-from knowledge_base.lexical import aspect_terms
-from knowledge_base.text import asks_something, clause_asks, clauses, folded_words, procedure_words
+from knowledge_base.text import (
+    asks_something,
+    aspect_words,
+    clause_asks,
+    clauses,
+    folded_words,
+    procedure_words,
+)
 
 SMALL_TALK = frozenset({"greet", "goodbye", "thank", "affirm", "deny", "bot_challenge"})
 FALLBACK = "nlu_fallback"
@@ -59,7 +65,7 @@ def _names_a_topic(clause: str) -> bool:
         return False
     if len(procedure_words(clause)) >= 2:
         return True
-    terms = aspect_terms()[0] - ASKING_WORDS
+    terms = aspect_words() - ASKING_WORDS
     words = folded_words(clause)
     return any(word in terms for word in words) or any(f"{a}_{b}" in terms for a, b in zip(words, words[1:]))
 

@@ -400,7 +400,9 @@ def test_the_small_talk_guard_leaves_other_readings_alone(text: str, intent: str
         ("chào ad. cho e hỏi làm giấy khai sinh ở đâu", "greet"),
     ],
 )
-def test_the_small_talk_guard_sends_a_question_after_small_talk_to_the_fallback(text: str, intent: str) -> None:
+def test_the_small_talk_guard_sends_a_question_after_small_talk_to_the_fallback(
+    text: str, intent: str
+) -> None:
     from bot.components.small_talk import SmallTalkGuard
 
     message = _read_as(text, intent)
