@@ -441,7 +441,7 @@ class Dialogue:
         citizen asks for ("… nghe bảo phải xin giấy chứng nhận đủ điều kiện về an ninh trật tự. Hồ sơ
         gồm gì"), or None."""
         folded = folded_text(text)
-        asked = folded_text(asking_clause(text))
+        asked = None  # the asking clause, folded when first needed: most messages name no paper
         for head, start, name in paper_names(folded):
             word = name.rsplit(" ", 1)[1]
             if name in self._known_papers or word in _NO_PAPER_NAMES or not topic_words(word):
@@ -450,8 +450,11 @@ class Dialogue:
             requested = _ASKING_FOR.search(before)
             if _PURPOSE.search(before[: requested.start()] if requested else before):
                 continue  # a purpose: "để (xin) giấy phép …"
-            if anywhere or requested or name in asked:
-                return f"cấp {PAPER_HEADS[head]} này"
+            if not (anywhere or requested):
+                asked = asked if asked is not None else folded_text(asking_clause(text))
+                if name not in asked:
+                    continue
+            return f"cấp {PAPER_HEADS[head]} này"
         return None
 
     @cached_property
@@ -459,7 +462,7 @@ class Dialogue:
         """Every paper name (head + next word) the ward corpus's records use, read once per process
         like the index."""
         texts = (json.dumps(p.model_dump(mode="json"), ensure_ascii=False) for p in self.store.all())
-        return frozenset(name for text in texts for _, _, name in paper_names(" ".join(folded_words(text))))
+        return frozenset(name for text in texts for _, _, name in paper_names(folded_text(text)))
 
     def _respond(self, message: Message, context: Context) -> Turn:
         intent = read_intent(message)

@@ -701,26 +701,25 @@ ASPECT_TERMS_FILE = "aspect_terms.yml"
 
 
 @functools.cache
+def aspect_words(folder: Path = DATA_DIR) -> frozenset[str]:
+    """The folded aspect words of ``aspect_terms.yml``, a syllable pair joined by "_" ("le_phi", "tien")."""
+    return frozenset(str(term) for term in (_read_yaml(folder / ASPECT_TERMS_FILE) or {}).get("terms") or [])
+
+
+@functools.cache
 def _empty_words(folder: Path = DATA_DIR) -> tuple[frozenset[str], frozenset[tuple[str, str]]]:
     """Folded syllables, and syllable pairs, that name no procedure: follow-up fillers
     (``follow_up_words.yml``) and the aspect words of ``aspect_terms.yml``."""
     fillers = (_read_yaml(folder / FOLLOW_UP_WORDS_FILE) or {}).get("fillers") or []
-    aspect = (_read_yaml(folder / ASPECT_TERMS_FILE) or {}).get("terms") or []
     singles = {fold(str(word)) for word in fillers}
     pairs: set[tuple[str, str]] = set()
-    for term in aspect:
-        parts = tuple(str(term).split("_"))
+    for term in aspect_words(folder):
+        parts = tuple(term.split("_"))
         if len(parts) == 2:
             pairs.add(parts)
         else:
             singles.update(parts)
     return frozenset(singles), frozenset(pairs)
-
-
-@functools.cache
-def aspect_words(folder: Path = DATA_DIR) -> frozenset[str]:
-    """The folded aspect words of ``aspect_terms.yml``, a syllable pair joined by "_" ("le_phi", "tien")."""
-    return frozenset(str(term) for term in (_read_yaml(folder / ASPECT_TERMS_FILE) or {}).get("terms") or [])
 
 
 def hash_rule_files(digest: Any, folder: Path | None = None) -> None:

@@ -61,12 +61,12 @@ def asks_after_small_talk(text: str) -> bool:
 def _names_a_topic(clause: str) -> bool:
     """Two procedure words or an aspect word, in a clause of three words or more ("anyone there?" is a
     greeting, "mai trời có mưa không" and "thế nộp ở đâu" are questions)."""
-    if len(folded_words(clause)) < 3:
+    words = folded_words(clause)
+    if len(words) < 3:
         return False
     if len(procedure_words(clause)) >= 2:
         return True
     terms = aspect_words() - ASKING_WORDS
-    words = folded_words(clause)
     return any(word in terms for word in words) or any(f"{a}_{b}" in terms for a, b in zip(words, words[1:]))
 
 
