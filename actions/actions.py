@@ -196,7 +196,7 @@ class ActionFeedback(Action):
 
 def _warm_up() -> None:
     try:
-        dialogue().kb.warm_up()
+        dialogue().warm_up()
     except Exception:  # reported again, with its cause, on the first question
         log.exception("warming up the knowledge base failed")
 

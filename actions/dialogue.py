@@ -227,9 +227,9 @@ _NO_PAPER_NAMES = frozenset({"lan"})
 _ASKING_FOR = re.compile(r"\b(?:xin|cap|lam|gia han|de nghi)(?: cap(?: lai| doi)?)?\s*$")
 
 
-def paper_names(folded: str) -> list[tuple[str, int, str]]:
-    """(head, start, head + next word) of every paper a folded text names."""
-    return [(m.group(1), m.start(), f"{m.group(1)} {m.group(2)}") for m in _PAPER.finditer(folded)]
+def paper_names(folded: str) -> list[tuple[str, str, int]]:
+    """(head, next word, start) of every paper a folded text names."""
+    return [(m.group(1), m.group(2), m.start()) for m in _PAPER.finditer(folded)]
 
 
 def cued_aspects(text: str) -> list[str]:
@@ -442,8 +442,8 @@ class Dialogue:
         gồm gì"), or None."""
         folded = folded_text(text)
         asked = None  # the asking clause, folded when first needed: most messages name no paper
-        for head, start, name in paper_names(folded):
-            word = name.rsplit(" ", 1)[1]
+        for head, word, start in paper_names(folded):
+            name = f"{head} {word}"
             if name in self._known_papers or word in _NO_PAPER_NAMES or not topic_words(word):
                 continue
             before = folded[:start]
@@ -457,30 +457,37 @@ class Dialogue:
             return f"cấp {PAPER_HEADS[head]} này"
         return None
 
+    def warm_up(self) -> None:
+        """Load the knowledge base and read the corpus's paper names now, not on the first question:
+        folding every record takes most of a second on the ward corpus, far more on a national import."""
+        self.kb.warm_up()
+        _ = self._known_papers
+
     @cached_property
     def _known_papers(self) -> frozenset[str]:
         """Every paper name (head + next word) the ward corpus's records use, read once per process
-        like the index."""
+        like the index (``warm_up``)."""
         texts = (json.dumps(p.model_dump(mode="json"), ensure_ascii=False) for p in self.store.all())
-        return frozenset(name for text in texts for _, _, name in paper_names(folded_text(text)))
+        names = (paper_names(folded_text(text)) for text in texts)
+        return frozenset(f"{head} {word}" for found in names for head, word, _ in found)
 
     def _respond(self, message: Message, context: Context) -> Turn:
         intent = read_intent(message)
         if intent in HANDOFF_INTENTS:
             turn = self._question_after_all(message, context)
             return self._for_age(turn, message) if turn else Turn("handoff", reason=intent)
-        if intent == "nlu_fallback":
-            if context.procedure and opens_with_correction(message.text):
-                # DIET could not read it, but it rejects the answer: a correction that keeps the aspect
-                # asked before ("À không phải, ý tôi là làm văn bản từ chối nhận di sản ...").
+        if context.procedure:
+            if intent == "correct_procedure":
                 return self._correct(message, context)
+            read_as_question = intent in RESTATED_CORRECTION_INTENTS
+            if (read_as_question or intent == "nlu_fallback") and opens_with_correction(message.text):
+                # It rejects the answer. One DIET could not read keeps the aspect asked before, like a
+                # correction it recognises ("À không phải, ý tôi là làm văn bản từ chối nhận di sản …").
+                return self._correct(message, context, restated=read_as_question)
+        if intent == "nlu_fallback":
             return self._unsure(message, context)
         if intent == "choose_procedure":
             return self._choose(message, context)
-        if context.procedure and intent == "correct_procedure":
-            return self._correct(message, context)
-        if context.procedure and intent in RESTATED_CORRECTION_INTENTS and opens_with_correction(message.text):
-            return self._correct(message, context, restated=True)
         return self._for_age(self._question(message, context, asked_aspect(message.text, intent)), message)
 
     # --- the cases ---------------------------------------------------------------------------

@@ -21,6 +21,8 @@ and names a topic: two procedure words or an aspect word ("mất tiền"), not o
 
 from __future__ import annotations
 
+from functools import cache
+
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.shared.nlu.constants import INTENT, INTENT_NAME_KEY, PREDICTED_CONFIDENCE_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
@@ -66,8 +68,13 @@ def _names_a_topic(clause: str) -> bool:
         return False
     if len(procedure_words(clause)) >= 2:
         return True
-    terms = aspect_words() - ASKING_WORDS
+    terms = _topic_aspect_words()
     return any(word in terms for word in words) or any(f"{a}_{b}" in terms for a, b in zip(words, words[1:]))
+
+
+@cache
+def _topic_aspect_words() -> frozenset[str]:
+    return aspect_words() - ASKING_WORDS
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False)
