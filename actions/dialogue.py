@@ -39,6 +39,7 @@ from knowledge_base.schema import CODE_PATTERN, Procedure
 from knowledge_base.service import KnowledgeBase
 from knowledge_base.store import ProcedureStore
 from knowledge_base.text import (
+    asks_something,
     clause_asks,
     clauses,
     english_rendering,
@@ -200,10 +201,12 @@ _PURPOSE = re.compile(r"\bde\s*$")  # "để" right before a phrase: what the ci
 
 
 def asked_matter(text: str) -> str | None:
-    """The matter of ``not_covered.yml`` the question itself asks about: named in its asking clause
-    ("... cccd gắn chip rồi. Giờ e làm hộ chiếu online được không" asks about a passport), not as a
-    purpose ("đăng ký khai sinh để làm hộ chiếu cho bé" asks about the birth registration), or None."""
-    folded = folded_text(asking_clause(text))
+    """The matter of ``not_covered.yml`` the question itself asks about: named in its asking sentence
+    ("... cccd gắn chip rồi. Giờ e làm hộ chiếu online được không" asks about a passport; "cho hỏi làm
+    thủ tục thuận tình ly hôn cần giấy tờ gì, có cần giấy đăng ký kết hôn bản chính không" about a
+    divorce, though its last clause names a marriage certificate), not as a purpose ("đăng ký khai sinh
+    để làm hộ chiếu cho bé" asks about the birth registration), or None."""
+    folded = folded_text(asking_sentence(text))
     for name, pattern in _not_covered():
         if any(not _PURPOSE.search(folded[: m.start()]) for m in pattern.finditer(folded)):
             return name
@@ -261,6 +264,20 @@ def asking_clause(text: str) -> str:
         if clause_asks(clause, end):
             return clause
     return parts[-1][0] if parts else text
+
+
+_SENTENCE = re.compile(r"[^.?!\n]*[.?!\n]*")
+
+
+def asking_sentence(text: str) -> str:
+    """The sentence holding the message's asking clause (``asking_clause``): the last sentence with a
+    clause that asks, else the last sentence. Its other clauses belong to the same question ("Giờ muốn
+    xóa đăng ký thế chấp thì làm các bước ntn, ngân hàng làm hay mình tự đi?")."""
+    sentences = [s for s in _SENTENCE.findall(text) if s.strip()]
+    for sentence in reversed(sentences):
+        if asks_something(sentence):
+            return sentence
+    return sentences[-1] if sentences else text
 
 
 _THI = re.compile(r"\bthi\b")

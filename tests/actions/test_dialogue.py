@@ -15,6 +15,7 @@ from actions.dialogue import (
     age_of,
     asked_aspect,
     asking_clause,
+    asking_sentence,
     aspect_from_text,
     opens_with_correction,
     ordinal,
@@ -535,6 +536,30 @@ def test_a_confident_answer_gives_way_to_a_matter_the_question_asks_about(dialog
     assert (turn.kind, turn.reason, turn.matter) == ("handoff", "not_covered", "hộ chiếu")
 
 
+@pytest.mark.parametrize(
+    ("text", "matter"),
+    [
+        (
+            "vc mình thống nhất chia tay. Cho hỏi làm thủ tục thuận tình ly hôn cần nộp giấy tờ gì, có cần "
+            "giấy đăng ký kết hôn bản chính không?",
+            "ly hôn",
+        ),
+        (
+            "nhà mình trả hết nợ rồi. Giờ muốn xóa đăng ký thế chấp trên sổ đỏ thì làm các bước ntn, ngân hàng "
+            "làm hay mình tự đi?",
+            "đăng ký biến động đất đai",
+        ),
+    ],
+)
+def test_a_confident_answer_gives_way_to_a_matter_named_in_another_clause_of_the_asking_sentence(
+    store, text: str, matter: str
+) -> None:
+    # the last clause asks a side question; the sentence it ends asks about the matter
+    dialogue = Dialogue(StubKnowledgeBase({"": [candidate(BIRTH, 0.9)]}), store)
+    turn = dialogue.respond(Message(text, "ask_documents"), Context())
+    assert (turn.kind, turn.reason, turn.matter) == ("handoff", "not_covered", matter)
+
+
 def test_a_confident_answer_or_another_handoff_reason_is_not_overridden_by_a_matter_not_asked_about(
     dialogue: Dialogue,
 ) -> None:
@@ -701,6 +726,14 @@ def test_aspect_from_text(text: str, aspect: str | None) -> None:
 )
 def test_the_aspect_asked_comes_from_the_question_at_the_end(text: str, intent: str, aspect: str) -> None:
     assert asked_aspect(text, intent) == aspect
+
+
+def test_asking_sentence() -> None:
+    assert asking_sentence("Nhà cháy rồi. Xin cấp lại sổ đỏ thì hồ sơ gồm gì, có lâu không? Cảm ơn") == (
+        " Xin cấp lại sổ đỏ thì hồ sơ gồm gì, có lâu không?"
+    )
+    assert asking_sentence("Tôi mới chuyển nhà. Nhà ở quận 3") == " Nhà ở quận 3"
+    assert asking_sentence("") == ""
 
 
 def test_asking_clause() -> None:
