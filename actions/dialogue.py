@@ -98,6 +98,11 @@ FOLLOW_UP_ASPECT_MAX_TOPIC_WORDS = 5
 LEADING_OPTIONS = 2
 # Options offered when a correction ("không phải, ý tôi là …") leaves the gate unsure.
 CORRECTION_OPTIONS = 3
+# Below the gate's clarify band, a question whose best candidates share one field (a card whose chip
+# broke: re-issue or exchange of the ID card) is still offered them from this probability: retrieval
+# knows the matter, not which of its procedures. Candidates from different fields at that probability
+# are a guess (a question about animal quarantine ranked residence, land and certification): handed off.
+FIELD_BAND_PROBABILITY = 0.3
 # A message that opens by rejecting the answer just given, matched on folded text: a first clause that
 # only rejects ("không phải", "à nhầm", "tôi nói nhầm", "ko phải mất đâu ad"), or an opening that goes
 # on to say what was meant ("không phải ý tôi là …", "à ko, ý là …"). DIET reads a long one by the
@@ -135,7 +140,8 @@ class Turn:
 
     ``answer``: ``procedure`` and ``aspect``; ``clarify``: ``options`` (2–4 procedures), the
     ``aspect`` to answer once one is chosen and, when the gate offered them, its ``reason``
-    (``several_close`` or ``maybe_right``); ``ask_which``: the citizen must name the procedure;
+    (``several_close`` or ``maybe_right``, which also covers options of one field below the band,
+    FIELD_BAND_PROBABILITY); ``ask_which``: the citizen must name the procedure;
     ``handoff``: ``reason`` (one of ``web.cases.HANDOFF_REASONS``) and, for ``not_covered``, the
     ``matter``.
     """
@@ -312,6 +318,8 @@ def asked_aspect(text: str, intent: str | None = None) -> str:
     clause, cued = _asking_clause_cues(text)
     _, yes_no, _ = _aspect_cues()
     if cued:
+        if {"online", "place"} <= set(cued):  # "báo qua app được không hay phải lên tận nơi": the channel
+            return "online"
         # several cues ("mức phí đó quy định ở thông tư nào"): the NLU's aspect if it is one of them
         return named if trust_nlu and named in cued else cued[0]
     if yes_no.search(clause) and not cued_aspects(text):
@@ -551,6 +559,8 @@ class Dialogue:
         message's best candidate, the citizen chooses between the two."""
         answer = self.kb.ask(text)
         turn = self._from_decision(answer.decision, aspect)
+        if turn.reason == "low_confidence":
+            turn = self._one_field_options(answer.decision, answer.candidates, aspect) or turn
         if turn.kind == "answer" or not mentions:
             return turn
         focused = self.kb.ask(" ".join(mentions))
@@ -679,6 +689,17 @@ class Dialogue:
             return Turn("clarify", aspect, options=procedures, reason=decision.reason)
         reason = decision.reason if decision.kind == "handoff" else "low_confidence"
         return Turn("handoff", aspect, reason=reason)
+
+    def _one_field_options(self, decision: Decision, candidates: list[Candidate], aspect: str) -> Turn | None:
+        """Options for a question the gate hands off with a probability from FIELD_BAND_PROBABILITY:
+        the best candidates in the first one's field, when there are at least two of them."""
+        if (decision.probability or 0.0) < FIELD_BAND_PROBABILITY or not candidates:
+            return None
+        leading = self._procedures(c.code for c in candidates[: self.kb.gate.band_options])
+        if not leading:
+            return None
+        same_field = [p for p in leading if p.field == leading[0].field]
+        return Turn("clarify", aspect, options=tuple(same_field), reason="maybe_right") if len(same_field) >= 2 else None
 
     def _offer(self, codes, aspect: str) -> Turn | None:
         """Buttons for ``codes`` that are in the store, when there are at least two of them."""

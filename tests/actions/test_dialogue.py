@@ -528,6 +528,21 @@ def test_band_options_for_a_short_follow_up_keep_the_context(store) -> None:
     assert turn.kind == "clarify"
 
 
+def test_below_the_band_options_of_one_field_are_offered_and_a_guess_across_fields_is_handed_off(store) -> None:
+    # p = 0.38 for a top confidence of 0.45: below the answer cut-off, no clarify band in this gate
+    one_field = [candidate(BIRTH, 0.45), candidate(DEATH, 0.40), candidate(RESIDENCE, 0.35)]
+    across = [candidate(BIRTH, 0.45), candidate(RESIDENCE, 0.40), candidate(EXTENSION, 0.35)]
+    weak = [candidate(BIRTH, 0.3), candidate(DEATH, 0.25)]  # p = 0.12
+    kb = LearnedGateKnowledgeBase({"khai sinh": one_field, "tạm trú": across, "khai tử": weak})
+    assert kb.ask("khai sinh").decision.kind == "handoff"
+    dialogue = Dialogue(kb, store)
+    turn = dialogue.respond(Message("hỏi về khai sinh", "ask_procedure"), Context())
+    assert (turn.kind, [p.code for p in turn.options]) == ("clarify", [BIRTH, DEATH])  # hộ tịch only
+    for text in ("hỏi về tạm trú", "hỏi về khai tử"):
+        turn = dialogue.respond(Message(text, "ask_procedure"), Context())
+        assert (turn.kind, turn.reason) == ("handoff", "low_confidence"), text
+
+
 def test_a_confident_answer_gives_way_to_a_matter_the_question_asks_about(dialogue: Dialogue) -> None:
     # retrieval is sure of the birth registration the story names; the question is about a passport
     text = "Bé mới có giấy khai sinh thôi. Làm hộ chiếu cho trẻ dưới 14 tuổi thì cần giấy tờ gì?"
@@ -680,6 +695,7 @@ def test_ordinal(text: str, index: int | None) -> None:
         ("ông tôi chưa bao giờ có giấy khai sinh", None),  # "never had", not "bao giờ có" (when)
         ("ba toi khong bao gio co so do, gio lam so lan dau", None),
         ("nộp rồi thì bao giờ có kết quả", "time"),
+        ("quy định này nằm ở văn bản nào vậy", "legal"),
     ],
 )
 def test_aspect_from_text(text: str, aspect: str | None) -> None:
@@ -722,6 +738,9 @@ def test_aspect_from_text(text: str, aspect: str | None) -> None:
         # how it is charged is the fee; "step" typed in English inside Vietnamese
         ("photo công chứng thì tính tiền theo trang hay theo bản, bao nhiu 1 trang", "ask_procedure", "fee"),
         ("muon ket thuc giam ho thi can lam nhung step nao a", "ask_procedure", "steps"),
+        # online or in person asks about the channel, whichever the NLU leans to
+        ("bạn ngủ lại nhà 3 đêm, báo qua app được không hay phải lên tận nơi", "ask_place", "online"),
+        ("thằng bé 16 tuổi rồi thì theo luật còn nhận được không", "ask_documents", "legal"),
     ],
 )
 def test_the_aspect_asked_comes_from_the_question_at_the_end(text: str, intent: str, aspect: str) -> None:
