@@ -693,13 +693,11 @@ class Dialogue:
     def _one_field_options(self, decision: Decision, candidates: list[Candidate], aspect: str) -> Turn | None:
         """Options for a question the gate hands off with a probability from FIELD_BAND_PROBABILITY:
         the best candidates in the first one's field, when there are at least two of them."""
-        if (decision.probability or 0.0) < FIELD_BAND_PROBABILITY or not candidates:
-            return None
         leading = self._procedures(c.code for c in candidates[: self.kb.gate.band_options])
-        if not leading:
+        if (decision.probability or 0.0) < FIELD_BAND_PROBABILITY or not leading:
             return None
-        same_field = [p for p in leading if p.field == leading[0].field]
-        return Turn("clarify", aspect, options=tuple(same_field), reason="maybe_right") if len(same_field) >= 2 else None
+        same_field = tuple(p for p in leading if p.field == leading[0].field)
+        return Turn("clarify", aspect, options=same_field, reason="maybe_right") if len(same_field) >= 2 else None
 
     def _offer(self, codes, aspect: str) -> Turn | None:
         """Buttons for ``codes`` that are in the store, when there are at least two of them."""
