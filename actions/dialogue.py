@@ -36,7 +36,7 @@ import yaml
 from knowledge_base.gate import Decision, decide
 from knowledge_base.retriever import Candidate
 from knowledge_base.schema import CODE_PATTERN, Procedure
-from knowledge_base.service import KnowledgeBase
+from knowledge_base.service import Answer, KnowledgeBase
 from knowledge_base.store import ProcedureStore
 from knowledge_base.text import (
     asks_something,
@@ -560,7 +560,7 @@ class Dialogue:
         answer = self.kb.ask(text)
         turn = self._from_decision(answer.decision, aspect)
         if turn.reason == "low_confidence":
-            turn = self._one_field_options(answer.decision, answer.candidates, aspect) or turn
+            turn = self._one_field_options(answer, aspect) or turn
         if turn.kind == "answer" or not mentions:
             return turn
         focused = self.kb.ask(" ".join(mentions))
@@ -690,11 +690,11 @@ class Dialogue:
         reason = decision.reason if decision.kind == "handoff" else "low_confidence"
         return Turn("handoff", aspect, reason=reason)
 
-    def _one_field_options(self, decision: Decision, candidates: list[Candidate], aspect: str) -> Turn | None:
+    def _one_field_options(self, answer: Answer, aspect: str) -> Turn | None:
         """Options for a question the gate hands off with a probability from FIELD_BAND_PROBABILITY:
         the best candidates in the first one's field, when there are at least two of them."""
-        leading = self._procedures(c.code for c in candidates[: self.kb.gate.band_options])
-        if (decision.probability or 0.0) < FIELD_BAND_PROBABILITY or not leading:
+        leading = self._procedures(c.code for c in answer.candidates[: self.kb.gate.band_options])
+        if (answer.decision.probability or 0.0) < FIELD_BAND_PROBABILITY or not leading:
             return None
         same_field = tuple(p for p in leading if p.field == leading[0].field)
         return Turn("clarify", aspect, options=same_field, reason="maybe_right") if len(same_field) >= 2 else None
