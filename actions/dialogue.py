@@ -266,10 +266,16 @@ def asking_clause(text: str) -> str:
     VNeID của em mới có mức 1 thôi"). The last clause ending in "?" or holding a question word, else
     the last clause."""
     parts = clauses(text)
-    for clause, end in reversed(parts):  # the last asking clause: fold no more clauses than needed
+    for i in range(len(parts) - 1, -1, -1):  # the last asking clause: fold no more clauses than needed
+        clause, end = parts[i]
         if clause_asks(clause, end):
+            if i and _OR.match(folded_text(clause)):  # "làm online được không, hay phải lên phường"
+                return parts[i - 1][0] + parts[i - 1][1] + clause
             return clause
     return parts[-1][0] if parts else text
+
+
+_OR = re.compile(r"\s*(?:hay|hoac|or)\b")  # a clause that offers the other side of a choice
 
 
 _SENTENCE = re.compile(r"[^.?!\n]*[.?!\n]*")
@@ -303,11 +309,17 @@ def _asking_clause_cues(text: str) -> tuple[str, list[str]]:
     return clause, cued_aspects(_after_thi(clause)) or cued_aspects(clause)
 
 
+# A negation before the end of a clause: its "gì" or "đâu" means "nothing" or "nowhere", not a question.
+# "không biết … ở đâu" still asks, and a final "không" is the question's own particle.
+_NEGATED = re.compile(r"\b(?:khong|chua|chang)\b(?! biet)(?!\W*$)")
+
+
 def asked_aspect(text: str, intent: str | None = None) -> str:
     """The aspect a message asks about: a cue in the clause that asks (``asking_clause``; after its
     last "thì" first; including a general "phải làm gì"; of several, the one the NLU names if it names
     one of them); else an overview if that clause asks whether to do it at all and the message names
     no aspect; else the NLU's aspect intent (not for English, which it learned little of); else a cue
+    in an earlier clause that asks; else an overview when any clause asks; else (nothing asks) a cue
     anywhere in it; else an overview.
 
     The situation told before the question often holds words the NLU or a cue would take for the
@@ -324,7 +336,17 @@ def asked_aspect(text: str, intent: str | None = None) -> str:
         return named if trust_nlu and named in cued else cued[0]
     if yes_no.search(clause) and not cued_aspects(text):
         return "overview"  # "có phải báo công an phường không": whether to do it, not where
-    return (named if trust_nlu else None) or aspect_from_text(text) or named
+    if trust_nlu:
+        return named
+    asking = [clause for clause, end in clauses(text) if clause_asks(clause, end)]
+    for earlier in reversed(asking[:-1]):  # "… nộp ở đâu ạ, mới đi làm nên chưa có": an earlier question
+        if _NEGATED.search(folded_text(earlier)):
+            continue  # "đất không giấy tờ gì", "không muốn chuyển đi đâu cả": nothing, nowhere
+        if cued := cued_aspects(earlier):
+            return cued[0]
+    # A question whose clauses name no aspect asks about the whole procedure ("vẫn ở nhà đó thì tách được
+    # không"): cues in the situation told before it ("không muốn chuyển đi đâu") do not count.
+    return "overview" if asking else aspect_from_text(text) or named
 
 
 _AGE = re.compile(r"\b(\d{1,3})\s*(?:tuoi|t|years?|yo)\b")

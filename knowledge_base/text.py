@@ -788,11 +788,14 @@ _CLAUSE = re.compile(r"([^.?!;,\n]*)([.?!;,\n]*)")  # a clause and the punctuati
 # Words that make a clause a question (folded, after teencode expansion: "ko" → "khong", "j" → "gi",
 # "ntn" → "như thế nào"). Folding merges "bao" with "báo", "đâu" with "đầu", "sao" with "bản sao" and
 # "mấy" with "xe máy", so those count only in the phrases that ask; "không" asks only at the end of
-# its clause ("… được không ạ"), elsewhere it is a negation ("không nộp online được").
+# its clause ("… được không ạ"), elsewhere it is a negation ("không nộp online được"). A choice asks
+# ("qua app được hay phải lên tận nơi"), and so does an English clause opened by an auxiliary ("Can I …").
 _QUESTION_WORDS = re.compile(
     r"\b(gi|nao|chua|vay|nhi|bao nhieu|bao lau|bao gio|o dau|di dau|den dau|ra dau|len dau|toi dau|nop dau|"
-    r"lam dau|ra sao|lam sao|the sao|may ngay|may hom|may tuan|may thang|what|how|where|when|which)\b"
+    r"lam dau|ra sao|lam sao|the sao|may ngay|may hom|may tuan|may thang|"
+    r"hay phai|hay la|duoc hay|quy dinh sao|what|how|where|when|which)\b"
     r"|\bkhong( (a|ah|vay|nhi|ha|ad|admin|ban|nhe))*$"
+    r"|^\s*(can|could|do|does|is|are|should|must|will|would) (i|we|you|it|he|she|they|my|our|the|this)\b"
 )
 
 

@@ -741,6 +741,17 @@ def test_aspect_from_text(text: str, aspect: str | None) -> None:
         # online or in person asks about the channel, whichever the NLU leans to
         ("bạn ngủ lại nhà 3 đêm, báo qua app được không hay phải lên tận nơi", "ask_place", "online"),
         ("thằng bé 16 tuổi rồi thì theo luật còn nhận được không", "ask_documents", "legal"),
+        # a question whose clauses name no aspect asks about it all: the story's "đi đâu" does not count
+        ("ở chung với ông bà, ko muốn chuyển đi đâu cả, ở lại đó thì tách hộ riêng đc ko", "ask_procedure", "overview"),
+        ("nhà ở trên đất không có giấy tờ gì, có cách nào đăng ký cư trú không", "nlu_fallback", "overview"),
+        # ... but an earlier clause that asks names it, when the NLU names none
+        ("trong thời gian thử việc, xin mst nộp ở đâu ạ, mới đi làm nên chưa có gì", "ask_procedure", "place"),
+        # online or in person, asked in two clauses
+        ("Can I do it online, or do I have to come to the ward in person?", "ask_procedure", "online"),
+        ("đổi thẻ mới như nào", "ask_time", "overview"),
+        ("What do we need to submit?", "ask_procedure", "documents"),
+        ("quá hạn thì bị phạt theo quy định nào", "ask_procedure", "legal"),
+        ("việc giám hộ có tự hết ko hay phải đi đăng ký chấm dứt, luật quy định sao", "ask_procedure", "legal"),
     ],
 )
 def test_the_aspect_asked_comes_from_the_question_at_the_end(text: str, intent: str, aspect: str) -> None:
@@ -766,6 +777,13 @@ def test_asking_clause() -> None:
     assert asking_clause(story) == " cần những gì ạ"
     # Words that ask only in their phrases: "đầu" in "lần đầu", "sao" in "bản sao", "máy" in "xe máy".
     assert asking_clause("xin bản sao ở đâu, mua xe máy lần đầu") == "xin bản sao ở đâu"
+    # A choice ("được hay phải …") asks, and so does an English clause that opens with an auxiliary.
+    assert asking_clause("bao qua app dc hay phai len tan noi, nha co khach") == "bao qua app dc hay phai len tan noi"
+    assert asking_clause("Can I do it online, my landlord asked") == "Can I do it online"
+    # The other side of a choice in its own clause belongs to the same question.
+    assert asking_clause("nhà có khách, báo qua app được không, hay phải lên phường") == (
+        " báo qua app được không, hay phải lên phường"
+    )
     # Nothing asks: the last clause.
     assert asking_clause("Tôi mới chuyển nhà. Nhà ở quận 3") == " Nhà ở quận 3"
 
