@@ -421,6 +421,16 @@ def _maybe_a_question(message: Message) -> bool:
     )
 
 
+# Asking whether to tell the ward, or to go there: "có phải báo phường không", "lên phường làm được không".
+_TO_THE_WARD = re.compile(r"\b(?:bao|len|ra|den|toi|nop|voi) (?:(?:ubnd|cong an) )?(?:phuong|xa)\b")
+
+
+def _asks_the_ward(text: str) -> bool:
+    """Whether the sentence that asks is about telling the ward or going to it: a question the NLU
+    reads as out of scope ("quán phở nghỉ hai tháng, có cần báo phường không") may still be a procedure."""
+    return bool(_TO_THE_WARD.search(folded_text(asking_sentence(text))))
+
+
 def _a_question_read_as_a_complaint(message: Message) -> bool:
     """A complaint reading of a message that voices no grievance ("thời gian giải quyết bao lâu")."""
     return message.intent == "complain" and not voices_grievance(message.text)
@@ -618,6 +628,9 @@ class Dialogue:
             heard = context if questioning else Context()
             turn = self._question(message, heard, asked_aspect(message.text, message.runner_up))
             return turn if turn.kind == "answer" else None
+        if message.intent == "out_of_scope" and _asks_the_ward(message.text):
+            turn = self._question(message, Context(), asked_aspect(message.text, message.runner_up))
+            return turn if turn.kind != "handoff" else None
         if message.intent == "out_of_scope":
             decision = self.kb.ask(message.text).decision
             if decision.kind == "answer" and (decision.probability or 0.0) >= OUT_OF_SCOPE_ANSWER_PROBABILITY:

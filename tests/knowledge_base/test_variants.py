@@ -21,6 +21,8 @@ from knowledge_base.variants import cued_markers, load_variant_cues, name_marker
         ("tạm trú sắp hết hạn, gia hạn thế nào", {"gia han"}),
         ("thẻ căn cước hết hạn", set()),  # a situation, not the extension
         ("tiệm tạm nghỉ 3 tháng", {"tam ngung"}),
+        ("quán phở nghỉ hai tháng vì phải đi mổ", {"tam ngung"}),
+        ("tiệm đóng cửa một thời gian rồi mở lại", {"tam ngung"}),
         ("đăng ký tạm trú cần gì", set()),
         ("xoài", set()),  # whole syllables only: "xoai" is not "xoa"
         ("quê thì đã bị xóa thường trú rồi, giờ khai báo cư trú ở đâu", set()),  # what happened, not asked
