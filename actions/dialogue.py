@@ -56,6 +56,7 @@ ASPECT_CUES_FILE = DATA / "aspect_cues.yml"
 AGE_VARIANTS_FILE = DATA / "age_variants.yml"
 NOT_COVERED_FILE = DATA / "not_covered.yml"
 GRIEVANCES_FILE = DATA / "grievances.yml"
+REGISTER_VARIANTS_FILE = DATA / "register_variants.yml"
 
 INTENT_ASPECTS = {
     "ask_procedure": "overview",
@@ -371,6 +372,65 @@ def _age_variants() -> dict[str, tuple[str, int, str]]:
     return table
 
 
+@dataclass(frozen=True)
+class RegisterVariants:
+    """``register_variants.yml``: a copy from the civil-status register, the re-registrations of the
+    events it records, and the phrases that tell whether the register or only the paper is lost."""
+
+    copy: str
+    events: tuple[tuple[str, re.Pattern[str]], ...]  # (re-registration code, the words naming its event)
+    register: re.Pattern[str]
+    register_gone: re.Pattern[str]
+    register_kept: re.Pattern[str]
+    not_found: re.Pattern[str]
+    paper_lost: re.Pattern[str]
+    asks_again: re.Pattern[str]
+
+    def register_lost(self, folded: str) -> bool:
+        """Whether a folded message says the register entry is gone too."""
+        if self.not_found.search(folded):
+            return True
+        return any(
+            self.register.search(clause)
+            and self.register_gone.search(clause)
+            and not self.register_kept.search(clause)
+            for clause, _ in clauses(folded)
+        )
+
+    def event(self, folded: str) -> str | None:
+        """The re-registration of the event a folded message names first, or None."""
+        named = [(m.start(), code) for code, words in self.events for m in words.finditer(folded)]
+        return min(named)[1] if named else None
+
+    def fitting(self, code: str, text: str) -> str:
+        """The procedure of the pair that fits the story: a re-registration when the register is lost
+        ("gks bị cháy, xã nói sổ gốc cũng không còn"), a copy when only the paper is ("giấy chứng tử
+        bị mất, xin lại ở đâu"); ``code`` when the message tells neither."""
+        folded = folded_text(text)
+        if code == self.copy and self.register_lost(folded):
+            return self.event(folded) or code
+        if (
+            code in dict(self.events)
+            and self.paper_lost.search(folded)
+            and not self.asks_again.search(folded)
+            and not self.register_lost(folded)
+        ):
+            return self.copy
+        return code
+
+
+@lru_cache(maxsize=1)
+def register_variants() -> RegisterVariants:
+    data = yaml.safe_load(REGISTER_VARIANTS_FILE.read_text(encoding="utf-8"))
+    return RegisterVariants(
+        copy=str(data["copy"]),
+        events=tuple((str(code), _phrases(words)) for code, words in data["re_registrations"].items()),
+        **{key: _phrases(data[key]) for key in ("register", "register_gone", "register_kept", "not_found")},
+        paper_lost=_phrases(data["paper_lost"]),
+        asks_again=_phrases(data["asks_again"]),
+    )
+
+
 _ORDINALS = (
     (re.compile(r"\b(cuoi|cuoi cung|last)\b"), -1),
     (re.compile(r"\b(1|nhat|dau tien|cai dau|so mot|first)\b"), 0),
@@ -473,7 +533,7 @@ class Dialogue:
         self.store = store
 
     def respond(self, message: Message, context: Context) -> Turn:
-        turn = self._respond(message, context)
+        turn = self._for_register(self._respond(message, context), message.text)
         # A follow-up kept in context was unsure too: "còn phiếu lý lịch tư pháp thì xin ở đâu" after an
         # answer names another matter, not the procedure in context.
         unsure = (
@@ -715,6 +775,16 @@ class Dialogue:
         below, limit, above = _age_variants()[turn.procedure.code]
         fitting = self._procedure(below if age < limit else above)
         return replace(turn, procedure=fitting) if fitting else turn
+
+    def _for_register(self, turn: Turn, text: str) -> Turn:
+        """Swap a copy from the civil-status register and a re-registration for the one the story fits
+        (``RegisterVariants.fitting``)."""
+        if turn.kind != "answer":
+            return turn
+        fitting = register_variants().fitting(turn.procedure.code, text)
+        if fitting == turn.procedure.code:
+            return turn
+        return replace(turn, procedure=self._procedure(fitting) or turn.procedure)
 
     def _from_decision(self, decision: Decision, aspect: str) -> Turn:
         procedures = self._procedures(decision.options)

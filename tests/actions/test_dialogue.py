@@ -18,6 +18,7 @@ from actions.dialogue import (
     asking_sentence,
     aspect_from_text,
     opens_with_correction,
+    register_variants,
     ordinal,
     voices_grievance,
 )
@@ -877,3 +878,42 @@ def test_options_from_the_mention_retry_put_the_whole_message_s_best_first(store
     turn = Dialogue(kb, store).respond(message, Context())
     assert turn.kind == "clarify"
     assert [p.code for p in turn.options] == [correction, RESIDENCE, BIRTH, MARRIAGE]
+
+
+COPY, BIRTH_AGAIN, DEATH_AGAIN = "2.000635", "1.004884", "1.005461"
+
+
+@pytest.mark.parametrize(
+    ("code", "text", "fitting"),
+    [
+        # only the paper is gone: a copy from the register, not a re-registration
+        (DEATH_AGAIN, "giấy chứng tử của bà bị mất rồi, xin lại ở đâu", COPY),
+        (DEATH_AGAIN, "Mất bao lâu thì có giấy?", DEATH_AGAIN),  # "mất" as taking time
+        (DEATH_AGAIN, "giấy chứng tử bị mất, muốn đăng ký lại khai tử", DEATH_AGAIN),  # asked by name
+        # the register is gone too: the re-registration of the event the message names
+        (COPY, "gks bị cháy, về xã thì sổ gốc cũng không còn, làm lại sao", BIRTH_AGAIN),
+        (COPY, "giấy khai tử mất trong lũ, cán bộ bảo không tra được, làm lại thế nào", DEATH_AGAIN),
+        (DEATH_AGAIN, "giấy chứng tử thất lạc, sổ ở xã cũng hư hết rồi", DEATH_AGAIN),
+        # the register is kept: still a copy
+        (COPY, "làm mất bản chính giấy khai sinh, hỏi thì sổ gốc vẫn còn lưu", COPY),
+        # neither story: unchanged
+        (COPY, "xin trích lục khai sinh mất phí không", COPY),
+    ],
+)
+def test_a_lost_paper_gets_a_copy_and_a_lost_register_a_re_registration(
+    code: str, text: str, fitting: str
+) -> None:
+    assert register_variants().fitting(code, text) == fitting
+
+
+def test_the_answer_is_swapped_for_the_register_variant_the_story_fits(store) -> None:
+    kb = StubKnowledgeBase({"": [candidate(DEATH_AGAIN, 0.9), candidate(COPY, 0.5)]})
+    message = Message("giấy chứng tử của ông bị mất, xin lại ở đâu", "ask_place")
+    turn = Dialogue(kb, store).respond(message, Context())
+    assert (turn.kind, turn.procedure.code, turn.aspect) == ("answer", COPY, "place")
+
+
+def test_the_register_variants_name_procedures_of_the_corpus(store) -> None:
+    variants = register_variants()
+    for code in (variants.copy, *dict(variants.events)):
+        assert store.get(code) is not None, code
