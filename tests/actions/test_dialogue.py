@@ -771,6 +771,9 @@ def test_aspect_from_text(text: str, aspect: str | None) -> None:
         ("đổi thẻ mới như nào", "ask_time", "overview"),
         ("What do we need to submit?", "ask_procedure", "documents"),
         ("quá hạn thì bị phạt theo quy định nào", "ask_procedure", "legal"),
+        ("sổ hộ tịch cũng hư rồi. vậy giờ làm lại giấy khai sinh cần nộp những gì", "nlu_fallback", "documents"),
+        ("vừa 25 tuổi, có bắt buộc đi đổi thẻ không hay để hết hạn mới đổi", "ask_steps", "overview"),
+        ("mất ví rồi, làm lại thẻ trên điện thoại được không", "ask_procedure", "online"),
         ("việc giám hộ có tự hết ko hay phải đi đăng ký chấm dứt, luật quy định sao", "ask_procedure", "legal"),
     ],
 )

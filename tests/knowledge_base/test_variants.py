@@ -16,6 +16,7 @@ from knowledge_base.variants import cued_markers, load_variant_cues, name_marker
         ("chuyen tro roi, xoa tam tru cho cu ntn", {"xoa"}),
         ("bố mất rồi, cắt khẩu cho bố thế nào", {"xoa"}),
         ("quán e không làm nữa, đóng cửa hẳn thì làm gì", {"cham dut"}),
+        ("tiệm ế quá, muốn trả lại giấy phép kinh doanh", {"cham dut"}),
         ("cháu đủ 18 tuổi rồi, việc giám hộ tự hết hay tôi phải làm gì", {"cham dut"}),
         ("đăng ký giám hộ cho cháu cần gì", set()),
         ("tạm trú sắp hết hạn, gia hạn thế nào", {"gia han"}),
