@@ -403,18 +403,18 @@ class RegisterVariants:
         return min(named)[1] if named else None
 
     def fitting(self, code: str, text: str) -> str:
-        """The procedure of the pair that fits the story: a re-registration when the register is lost
-        ("gks bị cháy, xã nói sổ gốc cũng không còn"), a copy when only the paper is ("giấy chứng tử
-        bị mất, xin lại ở đâu"); ``code`` when the message tells neither."""
+        """The procedure that fits the story: a re-registration when the register is lost ("gks bị
+        cháy, xã nói sổ gốc cũng không còn"), of the event named after "đăng ký lại" when the citizen
+        asks for one by name, a copy when only the paper is lost ("giấy chứng tử bị mất, xin lại ở
+        đâu"); ``code`` when the message tells none of these."""
         folded = folded_text(text)
         if code == self.copy and self.register_lost(folded):
             return self.event(folded) or code
-        if (
-            code in dict(self.events)
-            and self.paper_lost.search(folded)
-            and not self.asks_again.search(folded)
-            and not self.register_lost(folded)
-        ):
+        if code not in dict(self.events):
+            return code
+        if again := self.asks_again.search(folded):  # the event named after "đăng ký lại" ("… lại khai tử")
+            return self.event(folded[again.start() :]) or code
+        if self.paper_lost.search(folded) and not self.register_lost(folded):
             return self.copy
         return code
 

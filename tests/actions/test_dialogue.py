@@ -893,6 +893,7 @@ COPY, BIRTH_AGAIN, DEATH_AGAIN = "2.000635", "1.004884", "1.005461"
         (DEATH_AGAIN, "giấy chứng tử của bà bị mất rồi, xin lại ở đâu", COPY),
         (DEATH_AGAIN, "Mất bao lâu thì có giấy?", DEATH_AGAIN),  # "mất" as taking time
         (DEATH_AGAIN, "giấy chứng tử bị mất, muốn đăng ký lại khai tử", DEATH_AGAIN),  # asked by name
+        (BIRTH_AGAIN, "sổ hộ tịch cũng hư rồi, đăng ký lại khai tử cho ông ở đâu", DEATH_AGAIN),
         # the register is gone too: the re-registration of the event the message names
         (COPY, "gks bị cháy, về xã thì sổ gốc cũng không còn, làm lại sao", BIRTH_AGAIN),
         (COPY, "giấy khai tử mất trong lũ, cán bộ bảo không tra được, làm lại thế nào", DEATH_AGAIN),
