@@ -103,7 +103,8 @@ CORRECTION_OPTIONS = 3
 # broke: re-issue or exchange of the ID card) is still offered them from this probability: retrieval
 # knows the matter, not which of its procedures. Candidates from different fields at that probability
 # are a guess (a question about animal quarantine ranked residence, land and certification): handed off.
-FIELD_BAND_PROBABILITY = 0.3
+# 0.3 -> 0.24 (benchmarks/dialogue.md, nineteenth pass): +6 / -1 conversations, 2 more portal questions.
+FIELD_BAND_PROBABILITY = 0.24
 # A message that opens by rejecting the answer just given, matched on folded text: a first clause that
 # only rejects ("không phải", "à nhầm", "tôi nói nhầm", "ko phải mất đâu ad"), or an opening that goes
 # on to say what was meant ("không phải ý tôi là …", "à ko, ý là …"). DIET reads a long one by the
@@ -648,13 +649,18 @@ class Dialogue:
         with the procedure the NLU found in it (a long message dilutes the lexical match). The retry's
         answer must be among the whole message's candidates: a mention cut short ("đăng ký" out of
         "đăng ký lấy biển") can point at a procedure the message is not about. When it is not the
-        message's best candidate, the citizen chooses between the two."""
+        message's best candidate, the citizen chooses between the two. A question still handed off for
+        low confidence gets the options of one field (``_one_field_options``) when it has them."""
         answer = self.kb.ask(text)
         turn = self._from_decision(answer.decision, aspect)
+        if turn.kind != "answer" and mentions:
+            turn = self._retry(answer, turn, mentions, aspect)
         if turn.reason == "low_confidence":
             turn = self._one_field_options(answer, aspect) or turn
-        if turn.kind == "answer" or not mentions:
-            return turn
+        return turn
+
+    def _retry(self, answer: Answer, turn: Turn, mentions: list[str], aspect: str) -> Turn:
+        """``_search``'s second question, with the procedure the NLU found in the message."""
         focused = self.kb.ask(" ".join(mentions))
         retry = self._from_decision(focused.decision, aspect)
         if retry.kind == "answer" and retry.procedure.code not in {c.code for c in answer.candidates}:

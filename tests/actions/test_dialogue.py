@@ -563,6 +563,16 @@ def test_below_the_band_options_of_one_field_are_offered_and_a_guess_across_fiel
         assert (turn.kind, turn.reason) == ("handoff", "low_confidence"), text
 
 
+def test_options_of_one_field_wait_for_the_retry_with_the_procedure_the_nlu_found(store) -> None:
+    # The whole message is unsure (p = 0.38, one field); the mention alone is sure of the first candidate.
+    one_field = [candidate(BIRTH, 0.45), candidate(DEATH, 0.40), candidate(RESIDENCE, 0.35)]
+    kb = LearnedGateKnowledgeBase({"bé nhà": one_field, "đăng ký khai sinh": [candidate(BIRTH, 0.9)]})
+    mention = {"entity": "procedure", "value": "đăng ký khai sinh"}
+    message = Message("bé nhà em mới sinh, đăng ký khai sinh thế nào", "ask_procedure", entities=(mention,))
+    turn = Dialogue(kb, store).respond(message, Context())
+    assert (turn.kind, turn.procedure.code) == ("answer", BIRTH)
+
+
 def test_a_confident_answer_gives_way_to_a_matter_the_question_asks_about(dialogue: Dialogue) -> None:
     # retrieval is sure of the birth registration the story names; the question is about a passport
     text = "Bé mới có giấy khai sinh thôi. Làm hộ chiếu cho trẻ dưới 14 tuổi thì cần giấy tờ gì?"
