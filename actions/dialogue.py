@@ -497,6 +497,23 @@ def _a_question_read_as_a_complaint(message: Message) -> bool:
     return message.intent == "complain" and not voices_grievance(message.text)
 
 
+# Who or how to reach, in a request for a person: "cho tôi gặp cán bộ", "xin số điện thoại", "a real person".
+_A_PERSON = re.compile(
+    r"\b(can bo|nguoi that|nhan vien|noi chuyen|gap|sdt|so dien thoai|so dt|goi|chuyen may|tong dai|"
+    r"human|person|staff|someone|agent|officer|talk|speak|call)\b"
+)
+
+
+def _a_question_read_as_a_request_for_a_person(message: Message) -> bool:
+    """A request-for-a-person reading of a message that names no person and no way to reach one and
+    voices no grievance ("nghe nói ra phường chứng thực được. vậy cần mang giấy tờ gì")."""
+    return (
+        message.intent == "request_human"
+        and not _A_PERSON.search(folded_text(message.text))
+        and not voices_grievance(message.text)  # "nộp 2 tuần rồi vẫn chưa có kết quả": an officer's matter
+    )
+
+
 def opens_with_correction(text: str) -> bool:
     """Whether a message opens by rejecting the answer just given ("không phải, ý tôi là …")."""
     parts = clauses(text)
@@ -684,13 +701,18 @@ class Dialogue:
 
     def _question_after_all(self, message: Message, context: Context) -> Turn | None:
         """The answer to a message the NLU wants handed off but retrieval is sure of, else None:
-        a complaint reading that voices no grievance, or an unsure complaint or out-of-scope reading
-        with a question intent next (``_maybe_a_question``), is answered as a question when that gives
-        an answer; any out-of-scope reading, when the gate is sure past OUT_OF_SCOPE_ANSWER_PROBABILITY."""
-        questioning = _a_question_read_as_a_complaint(message)
+        a complaint reading that voices no grievance, a request for a person that names nobody, or an
+        unsure complaint or out-of-scope reading with a question intent next (``_maybe_a_question``),
+        is answered as a question when that gives an answer; an out-of-scope reading that asks about
+        telling the ward, when the gate does not hand it off; any out-of-scope reading, when the gate is
+        sure past OUT_OF_SCOPE_ANSWER_PROBABILITY."""
+        questioning = _a_question_read_as_a_complaint(message) or _a_question_read_as_a_request_for_a_person(
+            message
+        )
         if questioning or _maybe_a_question(message):
-            # Only a question read as a complaint may be a follow-up ("thời gian giải quyết bao lâu"):
-            # not a grievance ("lâu quá vậy") nor an out-of-scope reading ("thế mai trời có mưa không").
+            # Only a question read as a complaint or a request may be a follow-up ("thời gian giải quyết
+            # bao lâu"): not a grievance ("lâu quá vậy") nor an out-of-scope reading ("thế mai trời có
+            # mưa không").
             heard = context if questioning else Context()
             turn = self._question(message, heard, asked_aspect(message.text, message.runner_up))
             return turn if turn.kind == "answer" else None

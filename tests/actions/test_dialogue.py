@@ -326,6 +326,15 @@ def test_handoff_intents_go_to_a_person_without_searching(dialogue: Dialogue, kb
     assert kb.questions == []
 
 
+def test_a_request_for_a_person_that_names_nobody_is_answered_as_a_question(dialogue: Dialogue) -> None:
+    misread = Message("nghe nói ra phường làm khai sinh được, vậy cần mang giấy tờ gì", "request_human")
+    turn = dialogue.respond(misread, Context())
+    assert (turn.kind, turn.procedure.code, turn.aspect) == ("answer", BIRTH, "documents")
+    for text in ("cho tôi nói chuyện với cán bộ hộ tịch về khai sinh", "xin sdt phòng khai sinh"):
+        turn = dialogue.respond(Message(text, "request_human"), Context())
+        assert (turn.kind, turn.reason) == ("handoff", "request_human"), text
+
+
 class LearnedGateKnowledgeBase(StubKnowledgeBase):
     """A gate with a learned rule: p = sigmoid(10 * confidence - 5), answering from 0.5 on, so a top
     confidence of 0.9 gives p = 0.98 and one of 0.6 gives p = 0.73."""
@@ -389,7 +398,7 @@ def test_an_unsure_complaint_that_reads_as_a_question_is_answered_when_retrieval
     [
         (Message(GRIEVANCE, "complain", confidence=0.95, runner_up="ask_place"), False),  # sure of the complaint
         (Message(GRIEVANCE, "complain", confidence=0.6, runner_up="request_human"), False),  # a person, next
-        (Message(STORY, "request_human", confidence=0.6, runner_up="ask_place"), False),  # always a person
+        (Message(STORY + ", cho gặp cán bộ", "request_human", confidence=0.6, runner_up="ask_place"), False),
         (Message("giấy phép karaoke, khổ quá", "complain", confidence=0.6, runner_up="ask_procedure"), True),
     ],
 )
