@@ -733,18 +733,24 @@ class Dialogue:
         return [m for m in message.entity_values("procedure") if len(m.split()) >= 2 and not CODE_PATTERN.match(m)]
 
     def _unsure(self, message: Message, context: Context) -> Turn:
-        """The NLU could not tell what the message is. A short question naming an aspect is a
-        follow-up on the procedure in context; a message naming a procedure that retrieval is
-        confident of (or offers close options for) is answered; anything else goes to an officer
-        with the reason ``nlu_fallback``."""
+        """The NLU could not tell what the message is. A short message with a cue for an aspect (or
+        for an overview) is a follow-up on the procedure in context; a message naming a procedure that
+        retrieval is confident of (or offers close options for) is answered; a short question
+        retrieval places nowhere follows up too; anything else goes to an officer with the reason
+        ``nlu_fallback``."""
         cue = asked_aspect(message.text)
         words = len(procedure_words(message.text))
         follow_up = self._follow_up(context, cue)
-        if follow_up and cue != "overview" and words <= FOLLOW_UP_MAX_TOPIC_WORDS:
-            return follow_up  # "nộp rồi chờ mấy hôm"
+        named = cue != "overview" or cued_aspects(message.text)  # an aspect, or a cue for an overview
+        if follow_up and named and words <= FOLLOW_UP_MAX_TOPIC_WORDS:
+            return follow_up  # "nộp rồi chờ mấy hôm", "ông ấy có phải làm gì trước không"
         if not words:
             return Turn("handoff", reason="nlu_fallback")
-        turn = self._search(message.text, self._mentions(message), cue)
+        mentions = self._mentions(message)
+        turn = self._search(message.text, mentions, cue)
+        placed_nowhere = turn.kind == "handoff" and asks_something(message.text)
+        if placed_nowhere and follow_up and _continues(words, mentions, cue):
+            return follow_up  # a question no other procedure fits: "lỡ quá 30 ngày thì có bị phạt không"
         return self._for_age(turn, message) if turn.kind != "handoff" else Turn("handoff", reason="nlu_fallback")
 
     def _choose(self, message: Message, context: Context) -> Turn:

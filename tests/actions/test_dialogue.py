@@ -326,6 +326,21 @@ def test_handoff_intents_go_to_a_person_without_searching(dialogue: Dialogue, kb
     assert kb.questions == []
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "ông ấy có phải làm gì trước không hay mình tự làm hết được",  # no topic word, an overview cue
+        "lỡ quá 30 ngày chưa làm thì có bị phạt không",  # a few words retrieval places nowhere
+    ],
+)
+def test_an_unreadable_follow_up_that_retrieval_places_nowhere_stays_in_context(
+    dialogue: Dialogue, text: str
+) -> None:
+    turn = dialogue.respond(Message(text, "nlu_fallback"), Context(procedure=BIRTH, aspect="place"))
+    assert (turn.kind, turn.procedure.code, turn.aspect) == ("answer", BIRTH, "overview")
+    assert (dialogue.respond(Message(text, "nlu_fallback"), Context()).reason) == "nlu_fallback"
+
+
 def test_a_request_for_a_person_that_names_nobody_is_answered_as_a_question(dialogue: Dialogue) -> None:
     misread = Message("nghe nói ra phường làm khai sinh được, vậy cần mang giấy tờ gì", "request_human")
     turn = dialogue.respond(misread, Context())
