@@ -805,6 +805,8 @@ def test_aspect_from_text(text: str, aspect: str | None) -> None:
         ("đổi thẻ mới như nào", "ask_time", "overview"),
         ("What do we need to submit?", "ask_procedure", "documents"),
         ("quá hạn thì bị phạt theo quy định nào", "ask_procedure", "legal"),
+        ("what is the process to register a birth", "ask_steps", "overview"),  # the process as a whole
+        ("what are the steps to register a birth", "ask_procedure", "steps"),
         ("sổ hộ tịch cũng hư rồi. vậy giờ làm lại giấy khai sinh cần nộp những gì", "nlu_fallback", "documents"),
         ("vừa 25 tuổi, có bắt buộc đi đổi thẻ không hay để hết hạn mới đổi", "ask_steps", "overview"),
         ("mất ví rồi, làm lại thẻ trên điện thoại được không", "ask_procedure", "online"),
