@@ -379,7 +379,7 @@ class RegisterVariants:
     events it records, and the phrases that tell whether the register or only the paper is lost."""
 
     copy: str
-    events: tuple[tuple[str, re.Pattern[str]], ...]  # (re-registration code, the words naming its event)
+    events: dict[str, re.Pattern[str]]  # re-registration code -> the words that name its event
     register: re.Pattern[str]
     register_gone: re.Pattern[str]
     register_kept: re.Pattern[str]
@@ -400,7 +400,7 @@ class RegisterVariants:
 
     def event(self, folded: str) -> str | None:
         """The re-registration of the event a folded message names first, or None."""
-        named = [(m.start(), code) for code, words in self.events for m in words.finditer(folded)]
+        named = [(m.start(), code) for code, words in self.events.items() for m in words.finditer(folded)]
         return min(named)[1] if named else None
 
     def fitting(self, code: str, text: str) -> str:
@@ -408,11 +408,11 @@ class RegisterVariants:
         cháy, xã nói sổ gốc cũng không còn"), of the event named after "đăng ký lại" when the citizen
         asks for one by name, a copy when only the paper is lost ("giấy chứng tử bị mất, xin lại ở
         đâu"); ``code`` when the message tells none of these."""
+        if code != self.copy and code not in self.events:
+            return code  # most answers: nothing to fold
         folded = folded_text(text)
-        if code == self.copy and self.register_lost(folded):
-            return self.event(folded) or code
-        if code not in dict(self.events):
-            return code
+        if code == self.copy:
+            return (self.register_lost(folded) and self.event(folded)) or code
         if again := self.asks_again.search(folded):  # the event named after "đăng ký lại" ("… lại khai tử")
             return self.event(folded[again.start() :]) or code
         if self.paper_lost.search(folded) and not self.register_lost(folded):
@@ -423,12 +423,11 @@ class RegisterVariants:
 @lru_cache(maxsize=1)
 def register_variants() -> RegisterVariants:
     data = yaml.safe_load(REGISTER_VARIANTS_FILE.read_text(encoding="utf-8"))
+    phrases = ("register", "register_gone", "register_kept", "not_found", "paper_lost", "asks_again")
     return RegisterVariants(
         copy=str(data["copy"]),
-        events=tuple((str(code), _phrases(words)) for code, words in data["re_registrations"].items()),
-        **{key: _phrases(data[key]) for key in ("register", "register_gone", "register_kept", "not_found")},
-        paper_lost=_phrases(data["paper_lost"]),
-        asks_again=_phrases(data["asks_again"]),
+        events={str(code): _phrases(words) for code, words in data["re_registrations"].items()},
+        **{key: _phrases(data[key]) for key in phrases},
     )
 
 
@@ -492,11 +491,6 @@ def _asks_the_ward(text: str) -> bool:
     return bool(_TO_THE_WARD.search(folded_text(asking_sentence(text))))
 
 
-def _a_question_read_as_a_complaint(message: Message) -> bool:
-    """A complaint reading of a message that voices no grievance ("thời gian giải quyết bao lâu")."""
-    return message.intent == "complain" and not voices_grievance(message.text)
-
-
 # Who or how to reach, in a request for a person: "cho tôi gặp cán bộ", "xin số điện thoại", "a real person".
 _A_PERSON = re.compile(
     r"\b(can bo|nguoi that|nhan vien|noi chuyen|gap|sdt|so dien thoai|so dt|goi|chuyen may|tong dai|"
@@ -504,14 +498,14 @@ _A_PERSON = re.compile(
 )
 
 
-def _a_question_read_as_a_request_for_a_person(message: Message) -> bool:
-    """A request-for-a-person reading of a message that names no person and no way to reach one and
-    voices no grievance ("nghe nói ra phường chứng thực được. vậy cần mang giấy tờ gì")."""
-    return (
-        message.intent == "request_human"
-        and not _A_PERSON.search(folded_text(message.text))
-        and not voices_grievance(message.text)  # "nộp 2 tuần rồi vẫn chưa có kết quả": an officer's matter
-    )
+def _a_question_read_as_a_handoff(message: Message) -> bool:
+    """A complaint or request-for-a-person reading of a question: the message voices no grievance
+    ("thời gian giải quyết bao lâu"; "nộp 2 tuần rồi vẫn chưa có kết quả" is an officer's matter), and a
+    request names no person and no way to reach one ("nghe nói ra phường chứng thực được. vậy cần mang
+    giấy tờ gì")."""
+    if message.intent == "request_human" and _A_PERSON.search(folded_text(message.text)):
+        return False
+    return message.intent in ("complain", "request_human") and not voices_grievance(message.text)
 
 
 def opens_with_correction(text: str) -> bool:
@@ -706,9 +700,7 @@ class Dialogue:
         is answered as a question when that gives an answer; an out-of-scope reading that asks about
         telling the ward, when the gate does not hand it off; any out-of-scope reading, when the gate is
         sure past OUT_OF_SCOPE_ANSWER_PROBABILITY."""
-        questioning = _a_question_read_as_a_complaint(message) or _a_question_read_as_a_request_for_a_person(
-            message
-        )
+        questioning = _a_question_read_as_a_handoff(message)
         if questioning or _maybe_a_question(message):
             # Only a question read as a complaint or a request may be a follow-up ("thời gian giải quyết
             # bao lâu"): not a grievance ("lâu quá vậy") nor an out-of-scope reading ("thế mai trời có
