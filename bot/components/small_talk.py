@@ -21,6 +21,7 @@ and names a topic: two procedure words or an aspect word ("mất tiền"), not o
 
 from __future__ import annotations
 
+import re
 from functools import cache
 
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
@@ -33,6 +34,7 @@ from knowledge_base.text import (
     aspect_words,
     clause_asks,
     clauses,
+    folded_text,
     folded_words,
     procedure_words,
 )
@@ -48,6 +50,18 @@ MIN_TOPIC_WORDS = 7
 OPENINGS = frozenset({"greet", "goodbye", "thank", "affirm"})
 #: Aspect words of ``aspect_terms.yml`` that only say the citizen is asking ("cho hỏi", "muốn").
 ASKING_WORDS = frozenset({"muon", "hoi", "giup", "vui_long", "xin_hoi", "cho_hoi"})
+
+
+#: Words that ask about the one answering; each bot_challenge example holds one (a test keeps it so).
+_ABOUT_THE_BOT = re.compile(
+    r"\b(bot|chatbot|robot|ai|may|nguoi that|ng that|tu dong|tra loi|chat ?gpt|gpt|ban la|ad la|em la|e la|"
+    r"ban co phai|can bo|human|person|real|machine|you)\b"
+)
+
+
+def asks_about_the_bot(text: str) -> bool:
+    """Whether ``text`` names the one answering: a bot, a machine, a real person, "bạn là", "you"."""
+    return bool(_ABOUT_THE_BOT.search(folded_text(text)))
 
 
 def is_question_not_small_talk(text: str) -> bool:
@@ -89,7 +103,12 @@ class SmallTalkGuard(StatelessComponent):
             if name not in SMALL_TALK:
                 continue
             text = message.get(TEXT) or ""
-            if is_question_not_small_talk(text) or (name in OPENINGS and asks_after_small_talk(text)):
+            misread_challenge = name == "bot_challenge" and not asks_about_the_bot(text) and asks_something(text)
+            if (
+                is_question_not_small_talk(text)
+                or (name in OPENINGS and asks_after_small_talk(text))
+                or misread_challenge
+            ):
                 confidence = intent.get(PREDICTED_CONFIDENCE_KEY)
                 fallback = {INTENT_NAME_KEY: FALLBACK, PREDICTED_CONFIDENCE_KEY: confidence}
                 message.set(INTENT, fallback, add_to_output=True)

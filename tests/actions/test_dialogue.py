@@ -308,6 +308,16 @@ def test_a_restated_correction_without_an_aspect_asks_for_an_overview(dialogue: 
     assert dialogue.respond(short, Context(procedure=BIRTH, aspect="fee")).aspect == "fee"
 
 
+def test_a_correction_that_ends_in_its_own_question_asks_for_an_overview(dialogue: Dialogue) -> None:
+    # The fee was asked about the procedure the citizen did not mean; the correction asks again, with
+    # no aspect in its question, so it asks how the right one goes. Without a question it keeps the fee.
+    asking = Message("không phải, nhầm rồi, người nhà mới mất. giờ làm lại thì sao", "correct_procedure")
+    turn = dialogue.respond(asking, Context(procedure=BIRTH, aspect="fee"))
+    assert (turn.kind, turn.procedure.code, turn.aspect) == ("answer", DEATH, "overview")
+    telling = Message("không phải, nhầm rồi, người nhà mới mất", "correct_procedure")
+    assert dialogue.respond(telling, Context(procedure=BIRTH, aspect="fee")).aspect == "fee"
+
+
 def test_a_correction_the_nlu_could_not_read_keeps_the_aspect_asked_before(dialogue: Dialogue) -> None:
     # DIET gave up on it (nlu_fallback), but it opens by rejecting the answer in context: that procedure
     # is left out of the new search (the "nhầm" ranking puts it first) and the fee is still what is asked.

@@ -411,6 +411,41 @@ def test_the_small_talk_guard_sends_a_question_after_small_talk_to_the_fallback(
 
 
 @pytest.mark.parametrize(
+    "text",
+    [
+        "người bán có cần đi cùng không",  # the seller, not "bạn"
+        "ông ấy có phải làm gì trước không hay mình tự đi là được",
+        "thế bà ấy có phải ký không?",
+    ],
+)
+def test_a_bot_challenge_reading_that_names_no_bot_is_a_question(text: str) -> None:
+    from bot.components.small_talk import SmallTalkGuard
+
+    message = _read_as(text, "bot_challenge")
+    SmallTalkGuard().process([message])
+    assert message.get("intent")["name"] == "nlu_fallback"
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["ad là người thật hay máy vậy?", "có phải bot trả lời không", "are you a real person?", "ai đang trả lời vậy?"],
+)
+def test_a_question_about_the_bot_stays_a_bot_challenge(text: str) -> None:
+    from bot.components.small_talk import SmallTalkGuard
+
+    message = _read_as(text, "bot_challenge")
+    SmallTalkGuard().process([message])
+    assert message.get("intent")["name"] == "bot_challenge"
+
+
+def test_every_bot_challenge_example_names_the_bot(training_data: TrainingData) -> None:
+    from bot.components.small_talk import asks_about_the_bot
+
+    examples = [m.get(TEXT) for m in training_data.intent_examples if m.get("intent") == "bot_challenge"]
+    assert examples and [text for text in examples if not asks_about_the_bot(text)] == []
+
+
+@pytest.mark.parametrize(
     ("text", "intent"),
     [
         ("chào ad, cho em hỏi chút được không ạ", "greet"),  # only the words of asking
