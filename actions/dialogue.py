@@ -762,12 +762,17 @@ class Dialogue:
         # "không phải, ý tôi là khai sinh" keeps the aspect asked before; a correction that asks its
         # own ("… ý tôi là giấy xác nhận độc thân, xin ở đâu") is answered on that one. One the NLU read
         # as a question of its own (``restated``: it tells the case again, "không phải, ý tôi là sổ gốc
-        # cũng bị cháy rồi, vậy làm lại thế nào") asks what its words ask, an overview without a cue.
+        # cũng bị cháy rồi, vậy làm lại thế nào") asks what its words ask, an overview without a cue. So
+        # does one that ends in a question of its own with no aspect in it ("… sổ gốc cũng mất rồi. Giờ làm
+        # lại thì sao"): what was asked before was about the procedure the citizen did not mean.
         _, own = _asking_clause_cues(message.text)
+        parts = clauses(message.text)
         if own:
             aspect = own[0]
         elif restated:  # what asked_aspect gives once the asking clause has no cue
             aspect = aspect_from_text(message.text) or "overview"
+        elif len(parts) > 1 and clause_asks(*parts[-1]):
+            aspect = "overview"
         else:
             aspect = context.aspect or "overview"
         wrong = context.procedure

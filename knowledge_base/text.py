@@ -792,7 +792,7 @@ _CLAUSE = re.compile(r"([^.?!;,\n]*)([.?!;,\n]*)")  # a clause and the punctuati
 # ("qua app được hay phải lên tận nơi"), and so does an English clause opened by an auxiliary ("Can I …").
 _QUESTION_WORDS = re.compile(
     r"\b(gi|nao|chua|vay|nhi|bao nhieu|bao lau|bao gio|o dau|di dau|den dau|ra dau|len dau|toi dau|nop dau|"
-    r"lam dau|ra sao|lam sao|the sao|may ngay|may hom|may tuan|may thang|"
+    r"lam dau|ra sao|lam sao|the sao|thi sao|may ngay|may hom|may tuan|may thang|"
     r"hay phai|hay la|duoc hay|quy dinh sao|what|how|where|when|which)\b"
     r"|\bkhong( (a|ah|vay|nhi|ha|ad|admin|ban|nhe))*$"
     r"|^\s*(can|could|do|does|is|are|should|must|will|would) (i|we|you|it|he|she|they|my|our|the|this)\b"

@@ -821,6 +821,15 @@ def test_aspect_from_text(text: str, aspect: str | None) -> None:
         ("vừa 25 tuổi, có bắt buộc đi đổi thẻ không hay để hết hạn mới đổi", "ask_steps", "overview"),
         ("mất ví rồi, làm lại thẻ trên điện thoại được không", "ask_procedure", "online"),
         ("việc giám hộ có tự hết ko hay phải đi đăng ký chấm dứt, luật quy định sao", "ask_procedure", "legal"),
+        # being fined is what the law says; who must come along or act first is how the procedure goes
+        ("để quá hạn mới đi đăng ký thì có bị phạt không", "ask_time", "legal"),
+        ("bán xe rồi thì chủ cũ có phải đi cùng không", "ask_procedure", "steps"),
+        ("bên bán có phải làm gì trước không", "ask_documents", "steps"),
+        ("will we be fined if we register late?", "ask_procedure", "legal"),
+        # a choice of ward asks where
+        ("kết hôn thì làm ở phường nhà trai hay nhà gái", "ask_procedure", "place"),
+        ("chứng thực ở phường khác được không", "ask_procedure", "place"),
+        ("ở phường nhà có phải khai báo gì không", "ask_procedure", "overview"),  # where one lives, not a choice
     ],
 )
 def test_the_aspect_asked_comes_from_the_question_at_the_end(text: str, intent: str, aspect: str) -> None:
