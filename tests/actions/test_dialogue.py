@@ -337,17 +337,18 @@ def test_handoff_intents_go_to_a_person_without_searching(dialogue: Dialogue, kb
 
 
 @pytest.mark.parametrize(
-    "text",
+    ("text", "aspect"),
     [
-        "ông ấy có phải làm gì trước không hay mình tự làm hết được",  # no topic word, an overview cue
-        "lỡ quá 30 ngày chưa làm thì có bị phạt không",  # a few words retrieval places nowhere
+        ("ông ấy có phải làm gì trước không hay mình tự làm hết được", "steps"),  # no topic word, a cue
+        ("lỡ quá 30 ngày chưa làm thì có bị phạt không", "legal"),  # a few words retrieval places nowhere
+        ("thế còn nếu chưa kịp thì sao", "overview"),
     ],
 )
 def test_an_unreadable_follow_up_that_retrieval_places_nowhere_stays_in_context(
-    dialogue: Dialogue, text: str
+    dialogue: Dialogue, text: str, aspect: str
 ) -> None:
     turn = dialogue.respond(Message(text, "nlu_fallback"), Context(procedure=BIRTH, aspect="place"))
-    assert (turn.kind, turn.procedure.code, turn.aspect) == ("answer", BIRTH, "overview")
+    assert (turn.kind, turn.procedure.code, turn.aspect) == ("answer", BIRTH, aspect)
     assert (dialogue.respond(Message(text, "nlu_fallback"), Context()).reason) == "nlu_fallback"
 
 
@@ -362,7 +363,7 @@ def test_a_request_for_a_person_that_names_nobody_is_answered_as_a_question(dial
 
 class LearnedGateKnowledgeBase(StubKnowledgeBase):
     """A gate with a learned rule: p = sigmoid(10 * confidence - 5), answering from 0.5 on, so a top
-    confidence of 0.9 gives p = 0.98 and one of 0.6 gives p = 0.73."""
+    confidence of 0.9 gives p = 0.98 and one of 0.56 gives p = 0.65."""
 
     gate = GateConfig(
         answer_weights={name: 0.0 for name in ANSWER_FEATURES} | {"confidence": 10.0, "bias": -5.0},
@@ -372,7 +373,7 @@ class LearnedGateKnowledgeBase(StubKnowledgeBase):
 
 @pytest.mark.parametrize(
     ("confidence", "expected"),
-    [(0.9, ("answer", BIRTH)), (0.6, ("handoff", None)), (0.2, ("handoff", None))],
+    [(0.9, ("answer", BIRTH)), (0.56, ("handoff", None)), (0.2, ("handoff", None))],
 )
 def test_a_confident_out_of_scope_reading_is_answered_only_when_retrieval_is_very_sure(
     store, confidence: float, expected: tuple
@@ -383,15 +384,15 @@ def test_a_confident_out_of_scope_reading_is_answered_only_when_retrieval_is_ver
     turn = Dialogue(kb, store).respond(message, Context())
     assert (turn.kind, turn.procedure.code if turn.procedure else None) == expected
     assert turn.kind == "answer" and turn.aspect == "place" or turn.reason == "out_of_scope"
-    # p = 0.73 is an answer for the gate itself, but not sure enough to overrule the NLU.
+    # p = 0.65 is an answer for the gate itself, but not sure enough to overrule the NLU.
     assert kb.ask("giấy độc thân").decision.kind == ("answer" if confidence > 0.5 else "handoff")
 
 
 @pytest.mark.parametrize(
     ("confidence", "text", "expected"),
     [
-        (0.6, "tiệm nhà tôi nghỉ hai tháng, có phải báo phường không", ("answer", BIRTH, "")),
-        (0.6, "tiệm nhà tôi nghỉ hai tháng, phường mình có ai mua lại không", ("handoff", None, "out_of_scope")),
+        (0.56, "tiệm nhà tôi nghỉ hai tháng, có phải báo phường không", ("answer", BIRTH, "")),
+        (0.56, "tiệm nhà tôi nghỉ hai tháng, phường mình có ai mua lại không", ("handoff", None, "out_of_scope")),
         (0.2, "tiệm nhà tôi nghỉ hai tháng, có phải báo phường không", ("handoff", None, "out_of_scope")),
     ],
 )
@@ -399,7 +400,7 @@ def test_an_out_of_scope_reading_that_asks_about_telling_the_ward_is_searched(
     store, confidence: float, text: str, expected: tuple
 ) -> None:
     """Whether to tell the ward is a question about a procedure whatever the NLU says: the gate's own
-    answer (p = 0.73 here) is enough, where another out-of-scope reading needs p >= 0.8."""
+    answer (p = 0.65 here) is enough, where another out-of-scope reading needs p >= 0.7."""
     kb = LearnedGateKnowledgeBase({"nghỉ hai tháng": [candidate(BIRTH, confidence), candidate(DEATH, 0.1)]})
     message = Message(text, "out_of_scope", confidence=0.999, runner_up="greet")
     turn = Dialogue(kb, store).respond(message, Context())
