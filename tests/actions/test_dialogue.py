@@ -722,6 +722,7 @@ def test_topic_words_drop_fillers_and_aspect_words_only() -> None:
     assert topic_words("cho hỏi làm giấy khai sinh") == ["khai", "sinh"]
     assert "khau" in topic_words("cần mang theo sổ hộ khẩu không")
     assert topic_words("co ton phi ko") == []  # "tốn" (costs)
+    assert topic_words("e o cu, lam tren mang dc ko v") == []  # "e" (em) and "v" (vậy) are not teencode
 
 
 @pytest.mark.parametrize(("text", "index"), [("cái thứ 2", 1), ("thu ba", 2), ("cái đầu tiên", 0), ("cái cuối", -1), ("không biết", None)])
