@@ -832,6 +832,8 @@ def test_aspect_from_text(text: str, aspect: str | None) -> None:
         ("kết hôn thì làm ở phường nhà trai hay nhà gái", "ask_procedure", "place"),
         ("chứng thực ở phường khác được không", "ask_procedure", "place"),
         ("ở phường nhà có phải khai báo gì không", "ask_procedure", "overview"),  # where one lives, not a choice
+        ("tôi chuyển đi rồi thì làm ở phường mới được không", "nlu_fallback", "place"),
+        ("đăng ký tạm trú ở phường mới cần giấy tờ gì", "ask_procedure", "documents"),  # the ward, not a choice
     ],
 )
 def test_the_aspect_asked_comes_from_the_question_at_the_end(text: str, intent: str, aspect: str) -> None:
