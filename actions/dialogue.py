@@ -81,7 +81,8 @@ UNSURE_HANDOFF_INTENTS = ("complain", "out_of_scope")
 # learned rule gives its top candidate at least this probability of being right (a stricter bar than
 # the gate's own, 0.675); otherwise it is handed off as out of scope. Over every labelled set, the
 # out-of-scope readings from 0.7 to 0.8 were five answerable questions, each with the right procedure
-# first, and one story handed off for another reason (benchmarks/dialogue.md, twentieth pass). Complaints are not: real ones read
+# first, and one story handed off as a matter no ward procedure covers (benchmarks/dialogue.md,
+# twentieth pass). Complaints are not: real ones read
 # with high confidence can name a procedure ("nộp hồ sơ tạm trú 2 tuần rồi chưa thấy ai gọi").
 OUT_OF_SCOPE_ANSWER_PROBABILITY = 0.7
 QUESTION_INTENTS = (*INTENT_ASPECTS, "correct_procedure")
