@@ -17,6 +17,14 @@ thì có mất tiền không?", "Ok cảm ơn. Tiện hỏi luôn mai trời có
 the rules would only thank. Such a reading goes to the fallback too when a later clause asks something
 and names a topic: two procedure words or an aspect word ("mất tiền"), not only the words of asking
 ("chào ad, cho em hỏi chút được không" stays a greeting).
+
+Every bot_challenge example asks about the one answering ("bạn là người hay máy", "bot hả", "ai đang trả
+lời", "are you human"). A short follow-up that names none of that is a question about the procedure:
+"người bán có cần đi cùng không" (the seller, not "bạn") and "ông ấy có phải làm gì trước không hay mình
+tự đi là được" came out as bot_challenge, and the rules answered "I am a bot". Such a reading that asks
+something goes to the fallback, where a short question keeps the procedure in context. One that asks
+to be put through to a person ("I don't want to chat with a bot. Can I please speak to a real person?")
+is a request for a person: no bot_challenge example asks for one.
 """
 
 from __future__ import annotations
@@ -41,6 +49,7 @@ from knowledge_base.text import (
 
 SMALL_TALK = frozenset({"greet", "goodbye", "thank", "affirm", "deny", "bot_challenge"})
 FALLBACK = "nlu_fallback"
+REQUEST_HUMAN = "request_human"
 #: One more than the most procedure words in any small-talk training example ("cam on thong tin rat
 #: huu ich" has six); a test in tests/bot/test_components.py keeps the training data below it.
 MIN_TOPIC_WORDS = 7
@@ -57,6 +66,20 @@ _ABOUT_THE_BOT = re.compile(
     r"\b(bot|chatbot|robot|ai|may|nguoi that|ng that|tu dong|tra loi|chat ?gpt|gpt|ban la|ad la|em la|e la|"
     r"ban co phai|can bo|human|person|real|machine|you)\b"
 )
+
+
+#: Asking to be put through to a person: "cho em gặp", "muốn nói chuyện với", "speak to a real person".
+_ASKS_FOR_A_PERSON = re.compile(
+    r"\b(cho (toi|em|e|minh|tui) (gap|noi chuyen)|cho gap|(muon|can) (gap|noi chuyen)|"
+    r"chuyen (cho|sang) (can bo|nguoi|nhan vien)|khong muon (chat|noi chuyen|noi) voi (bot|may)|"
+    r"(speak|talk) (to|with) (a|an|the|someone|somebody|real|human|person|officer|staff)|"
+    r"(want|like|need) to (speak|talk)|let me (speak|talk))\b"
+)
+
+
+def asks_for_a_person(text: str) -> bool:
+    """Whether ``text`` asks to be put through to a person ("cho em gặp cán bộ", "can I speak to …")."""
+    return bool(_ASKS_FOR_A_PERSON.search(folded_text(text)))
 
 
 def asks_about_the_bot(text: str) -> bool:
@@ -94,7 +117,8 @@ def _topic_aspect_words() -> frozenset[str]:
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False)
 class SmallTalkGuard(StatelessComponent):
     """Turn a small-talk reading of a long question, or of a question after small talk, into
-    ``nlu_fallback`` (see the module docstring)."""
+    ``nlu_fallback``, and a bot_challenge reading that asks for a person into ``request_human`` (see the
+    module docstring)."""
 
     def process(self, messages: list[Message]) -> list[Message]:
         for message in messages:
@@ -103,6 +127,10 @@ class SmallTalkGuard(StatelessComponent):
             if name not in SMALL_TALK:
                 continue
             text = message.get(TEXT) or ""
+            if name == "bot_challenge" and asks_for_a_person(text):
+                request = {INTENT_NAME_KEY: REQUEST_HUMAN, PREDICTED_CONFIDENCE_KEY: intent.get(PREDICTED_CONFIDENCE_KEY)}
+                message.set(INTENT, request, add_to_output=True)
+                continue
             misread_challenge = name == "bot_challenge" and not asks_about_the_bot(text) and asks_something(text)
             if (
                 is_question_not_small_talk(text)

@@ -438,11 +438,28 @@ def test_a_question_about_the_bot_stays_a_bot_challenge(text: str) -> None:
     assert message.get("intent")["name"] == "bot_challenge"
 
 
-def test_every_bot_challenge_example_names_the_bot(training_data: TrainingData) -> None:
-    from bot.components.small_talk import asks_about_the_bot
+def test_every_bot_challenge_example_names_the_bot_and_asks_for_nobody(training_data: TrainingData) -> None:
+    from bot.components.small_talk import asks_about_the_bot, asks_for_a_person
 
     examples = [m.get(TEXT) for m in training_data.intent_examples if m.get("intent") == "bot_challenge"]
     assert examples and [text for text in examples if not asks_about_the_bot(text)] == []
+    assert [text for text in examples if asks_for_a_person(text)] == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I don't want to chat with a bot. Can I please speak to a real person?",
+        "ko muốn chat với bot nữa, cho em gặp cán bộ",
+        "bạn là máy à? tôi muốn nói chuyện với người thật",
+    ],
+)
+def test_a_bot_challenge_reading_that_asks_for_a_person_is_a_request(text: str) -> None:
+    from bot.components.small_talk import SmallTalkGuard
+
+    message = _read_as(text, "bot_challenge", 0.79)
+    SmallTalkGuard().process([message])
+    assert message.get("intent") == {"name": "request_human", "confidence": 0.79}
 
 
 @pytest.mark.parametrize(
