@@ -769,12 +769,11 @@ class Dialogue:
         # does one that ends in a question of its own with no aspect in it ("… sổ gốc cũng mất rồi. Giờ làm
         # lại thì sao"): what was asked before was about the procedure the citizen did not mean.
         _, own = _asking_clause_cues(message.text)
-        parts = clauses(message.text)
         if own:
             aspect = own[0]
         elif restated:  # what asked_aspect gives once the asking clause has no cue
             aspect = aspect_from_text(message.text) or "overview"
-        elif len(parts) > 1 and clause_asks(*parts[-1]):
+        elif len(parts := clauses(message.text)) > 1 and clause_asks(*parts[-1]):
             aspect = "overview"
         else:
             aspect = context.aspect or "overview"

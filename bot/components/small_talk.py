@@ -128,16 +128,21 @@ class SmallTalkGuard(StatelessComponent):
                 continue
             text = message.get(TEXT) or ""
             if name == "bot_challenge" and asks_for_a_person(text):
-                request = {INTENT_NAME_KEY: REQUEST_HUMAN, PREDICTED_CONFIDENCE_KEY: intent.get(PREDICTED_CONFIDENCE_KEY)}
-                message.set(INTENT, request, add_to_output=True)
+                _relabel(message, REQUEST_HUMAN)
                 continue
-            misread_challenge = name == "bot_challenge" and not asks_about_the_bot(text) and asks_something(text)
+            misread_challenge = (
+                name == "bot_challenge" and not asks_about_the_bot(text) and asks_something(text)
+            )
             if (
                 is_question_not_small_talk(text)
                 or (name in OPENINGS and asks_after_small_talk(text))
                 or misread_challenge
             ):
-                confidence = intent.get(PREDICTED_CONFIDENCE_KEY)
-                fallback = {INTENT_NAME_KEY: FALLBACK, PREDICTED_CONFIDENCE_KEY: confidence}
-                message.set(INTENT, fallback, add_to_output=True)
+                _relabel(message, FALLBACK)
         return messages
+
+
+def _relabel(message: Message, name: str) -> None:
+    """Give ``message`` the intent ``name`` with DIET's confidence; the ranking stays DIET's."""
+    confidence = (message.get(INTENT) or {}).get(PREDICTED_CONFIDENCE_KEY)
+    message.set(INTENT, {INTENT_NAME_KEY: name, PREDICTED_CONFIDENCE_KEY: confidence}, add_to_output=True)
