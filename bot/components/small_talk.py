@@ -62,8 +62,9 @@ ASKING_WORDS = frozenset({"muon", "hoi", "giup", "vui_long", "xin_hoi", "cho_hoi
 
 
 #: Words that ask about the one answering; each bot_challenge example holds one (a test keeps it so).
+#: Matched on ``folded_text``, after teencode expansion ("ng thật" is already "nguoi that").
 _ABOUT_THE_BOT = re.compile(
-    r"\b(bot|chatbot|robot|ai|may|nguoi that|ng that|tu dong|tra loi|chat ?gpt|gpt|ban la|ad la|em la|e la|"
+    r"\b(bot|chatbot|robot|ai|may|nguoi that|tu dong|tra loi|chat ?gpt|gpt|ban la|ad la|em la|e la|"
     r"ban co phai|can bo|human|person|real|machine|you)\b"
 )
 
