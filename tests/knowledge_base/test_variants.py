@@ -29,6 +29,11 @@ from knowledge_base.variants import cued_markers, load_variant_cues, name_marker
         ("quê thì đã bị xóa thường trú rồi, giờ khai báo cư trú ở đâu", set()),  # what happened, not asked
         ("bị xóa rồi, giờ xóa luôn tạm trú chỗ cũ", {"xoa"}),
         ("hợp đồng đã chứng thực, nay hai bên thỏa thuận hủy hợp đồng", {"huy bo"}),
+        ("làm ăn thua lỗ, tôi tính dẹp hẳn, không bán nữa", {"cham dut"}),
+        ("quan e k kinh doanh nua", {"cham dut"}),  # teencode "k" is "không"
+        ("tiệm bị dẹp hẳn vì giải tỏa", set()),  # what happened to the citizen
+        ("hop dong tang cho da chung thuc, gio 2 ben thong nhat huy", {"huy bo"}),
+        ("nếu sau này hai bên muốn hủy thì sao", {"huy bo"}),
         ("tiem sua xe chuyen sang mat bang moi, co phai khai bao ko", {"thay doi noi dung"}),
         ("chuyển sang phòng trọ khác thì đăng ký tạm trú lại", set()),  # moving house is no business change
     ],
