@@ -754,6 +754,8 @@ def test_ordinal(text: str, index: int | None) -> None:
         ("bán hàng online thì nộp hồ sơ online được không", "online"),
         ("di sua lai thi het bao nhiu tien vay", "fee"),  # the one-letter typo of "nhiêu"
         ("bao nhiu ngay thi co", "time"),
+        ("nop onl dc ko ad", "online"),  # chat shorthand for "online"
+        ("tu dk mst onlien dc ko hay phai ra phuong", "online"),  # a slip of the keyboard
         ("What do I need?", "documents"),
         ("What do I need to do to register here?", "overview"),  # a cue inside a longer one does not count
         ("chứng thực di chúc ở phường được không hay phải ra văn phòng công chứng", "place"),  # two places
