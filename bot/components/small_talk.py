@@ -128,17 +128,14 @@ class SmallTalkGuard(StatelessComponent):
             if name not in SMALL_TALK:
                 continue
             text = message.get(TEXT) or ""
-            if name == "bot_challenge" and asks_for_a_person(text):
-                _relabel(message, REQUEST_HUMAN)
-                continue
-            misread_challenge = (
-                name == "bot_challenge" and not asks_about_the_bot(text) and asks_something(text)
-            )
-            if (
-                is_question_not_small_talk(text)
-                or (name in OPENINGS and asks_after_small_talk(text))
-                or misread_challenge
-            ):
+            if name == "bot_challenge":
+                if asks_for_a_person(text):
+                    _relabel(message, REQUEST_HUMAN)
+                    continue
+                if not asks_about_the_bot(text) and asks_something(text):
+                    _relabel(message, FALLBACK)
+                    continue
+            if is_question_not_small_talk(text) or (name in OPENINGS and asks_after_small_talk(text)):
                 _relabel(message, FALLBACK)
         return messages
 
